@@ -1,0 +1,136 @@
+# rogue-ioc: every entry point a developer, a lab or CI uses.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test unit lint bench bench-smoke wheels base-image image up down integration-test
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: the IOC serving the built-in simulator (Ctrl-C stops it)
+run: $(STAMP)
+	$(BIN)/rogue-ioc
+
+## test: unit tests and the end-to-end suite against local IOC subprocesses
+test: $(STAMP)
+	$(BIN)/pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check ioc sim tests bench
+	$(BIN)/ruff format --check ioc sim tests bench
+
+# ---------------------------------------------------------------------------
+# Containers: offline base image, wheelhouse, images, compose deployment, CI.
+# ---------------------------------------------------------------------------
+# `docker compose` (v2 plugin) when present, else the v1 `docker-compose`.
+ifndef COMPOSE
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
+endif
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BUILD_DIR     := .build
+WHEELHOUSE    := wheelhouse
+BASE_IMAGE    ?= rogue-ioc-base:bookworm
+IMAGE         ?= rogue-ioc:latest
+TESTS_IMAGE   ?= rogue-ioc-tests:latest
+DROPIN_IMAGE  ?= rogue-ioc-demo-hw:latest
+# Same mirror apt uses on this machine (deb.debian.org unless overridden).
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+# Wheels for the image's CPython 3.11 on glibc x86_64 (bookworm: glibc 2.36).
+WHEEL_TARGET  := --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 \
+                 --abi abi3 --abi none --platform manylinux_2_28_x86_64 \
+                 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+                 --platform manylinux1_x86_64 --platform linux_x86_64
+IT_PROJECT    ?= rogue-ioc-it
+IT_DEADLINE   ?= 120
+IT_COMPOSE     = IOC_PUBLISH_CA=0 IOC_PUBLISH_PVA=0 $(COMPOSE) -p $(IT_PROJECT)
+
+## base-image: bootstrap Debian bookworm (minbase + python3) into a local image (no registry needed)
+base-image:
+	@if docker image inspect $(BASE_IMAGE) >/dev/null 2>&1; then \
+	  echo "base-image: $(BASE_IMAGE) already present"; exit 0; fi; \
+	set -e; \
+	command -v debootstrap >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq debootstrap >/dev/null; }; \
+	mkdir -p $(BUILD_DIR); rootfs=$(BUILD_DIR)/rootfs; $(SUDO) rm -rf $$rootfs; \
+	echo "base-image: debootstrap bookworm from $(DEBIAN_MIRROR) (log: $(BUILD_DIR)/debootstrap.log)"; \
+	$(SUDO) debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+	  bookworm $$rootfs $(DEBIAN_MIRROR) >$(BUILD_DIR)/debootstrap.log 2>&1 \
+	  || { tail -n 20 $(BUILD_DIR)/debootstrap.log; exit 1; }; \
+	$(SUDO) rm -rf $$rootfs/var/cache/apt/archives/*.deb $$rootfs/var/lib/apt/lists/* \
+	  $$rootfs/var/log/* $$rootfs/tmp/* $$rootfs/usr/share/doc/* $$rootfs/usr/share/man/* \
+	  $$rootfs/usr/share/info/* $$rootfs/usr/share/locale/*; \
+	$(SUDO) tar -C $$rootfs -c . | docker import \
+	  -c 'ENV LANG=C.UTF-8' \
+	  -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+	  -c 'CMD ["/bin/bash"]' - $(BASE_IMAGE) >/dev/null; \
+	$(SUDO) rm -rf $$rootfs; \
+	echo "base-image: $(BASE_IMAGE) imported"
+
+## wheels: wheelhouse/ with rogue-ioc, the drop-in example and every runtime/test dependency (cp311 manylinux)
+wheels: $(STAMP)
+	@set -e; mkdir -p $(WHEELHOUSE) $(BUILD_DIR); \
+	rm -rf build $(WHEELHOUSE)/rogue_ioc-*.whl $(WHEELHOUSE)/demo_hw_root-*.whl; \
+	$(BIN)/pip wheel --quiet --no-deps -w $(WHEELHOUSE) . examples/dropin >$(BUILD_DIR)/wheels.log 2>&1 \
+	  || { tail -n 20 $(BUILD_DIR)/wheels.log; exit 1; }; \
+	rm -rf build examples/dropin/build; \
+	deps=$(WHEELHOUSE)/.deps; \
+	if [ -f $$deps ] && [ $$deps -nt pyproject.toml ] && [ $$deps -nt examples/dropin/pyproject.toml ]; then \
+	  echo "wheels: dependencies up to date (remove $$deps to refetch)"; else \
+	$(BIN)/pip freeze --exclude-editable >$(BUILD_DIR)/constraints.txt; \
+	$(BIN)/pip download --quiet -d $(WHEELHOUSE) $(WHEEL_TARGET) --find-links $(WHEELHOUSE) \
+	  -c $(BUILD_DIR)/constraints.txt \
+	  $(WHEELHOUSE)/rogue_ioc-*.whl $(WHEELHOUSE)/demo_hw_root-*.whl 'pytest>=8' \
+	  >>$(BUILD_DIR)/wheels.log 2>&1 || { tail -n 20 $(BUILD_DIR)/wheels.log; exit 1; }; \
+	touch $$deps; fi; \
+	echo "wheels: $$(ls $(WHEELHOUSE)/*.whl | wc -l) wheels in $(WHEELHOUSE)/"
+
+## image: rogue-ioc, its test-client image and the drop-in example image
+image: base-image wheels
+	docker build -q --build-arg BASE_IMAGE=$(BASE_IMAGE) --target runtime -t $(IMAGE) . >/dev/null
+	docker build -q --build-arg BASE_IMAGE=$(BASE_IMAGE) --target tests -t $(TESTS_IMAGE) . >/dev/null
+	docker build -q --build-arg IOC_IMAGE=$(IMAGE) -t $(DROPIN_IMAGE) \
+	  -f examples/dropin/Dockerfile . >/dev/null
+	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^rogue-ioc' || true
+
+## up: run the IOC (simulator unless IOC_ROOT says otherwise) in the background
+up:
+	$(COMPOSE) up -d ioc
+
+## down: stop and remove the compose deployment
+down:
+	$(COMPOSE) --profile test down --remove-orphans
+
+## integration-test: images → ioc + drop-in containers → CA/PVA suite in the tests container
+integration-test: image
+	@$(IT_COMPOSE) --profile test down --remove-orphans >/dev/null 2>&1 || true; \
+	rc=0; \
+	$(IT_COMPOSE) up -d ioc ioc-dropin || rc=1; \
+	if [ $$rc = 0 ]; then \
+	  for svc in ioc ioc-dropin; do \
+	    cid=$$($(IT_COMPOSE) ps -q $$svc); end=$$(( $$(date +%s) + $(IT_DEADLINE) )); \
+	    while :; do \
+	      st=$$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' $$cid 2>/dev/null); \
+	      [ "$$st" = healthy ] && { echo "integration-test: $$svc healthy"; break; }; \
+	      if [ "$$st" = unhealthy ] || [ "$$st" = exited ] || [ "$$st" = dead ] || [ -z "$$st" ] \
+	         || [ $$(date +%s) -ge $$end ]; then \
+	        echo "integration-test: $$svc not healthy ($${st:-gone}) within $(IT_DEADLINE) s"; rc=1; break; fi; \
+	      sleep 1; \
+	    done; \
+	    [ $$rc = 0 ] || break; \
+	  done; \
+	fi; \
+	if [ $$rc = 0 ]; then \
+	  $(IT_COMPOSE) --profile test run --rm tests; rc=$$?; \
+	fi; \
+	if [ $$rc != 0 ]; then \
+	  echo "integration-test: failed (exit $$rc); IOC logs:"; \
+	  $(IT_COMPOSE) --profile test logs --no-color --tail=60 ioc ioc-dropin 2>&1 || true; fi; \
+	$(IT_COMPOSE) --profile test down --remove-orphans >/dev/null 2>&1 || true; \
+	exit $$rc

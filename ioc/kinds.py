@@ -1,0 +1,407 @@
+"""Type mapping: how one pyrogue Variable or Command becomes one softioc record.
+
+:func:`resolve` is the only place that looks at ``typeStr``, ``enum``, ``disp`` and the limits of
+a Variable. It returns a :class:`Mapping` whose converters are bound once; the holder then moves
+values through them without any per-update type dispatch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from softioc import builder
+
+from .validation import (
+    PutRejected,
+    check_array,
+    check_bool,
+    check_float,
+    check_index,
+    check_integer,
+    check_label,
+    check_string,
+)
+
+#: Buffer size (bytes, NUL included) of a string record when the type gives no length.
+DEFAULT_STRING_CAPACITY = 4096
+#: mbbi/mbbo hold at most 16 states whose labels have at most 25 characters.
+MBB_MAX_STATES = 16
+MBB_MAX_LABEL = 25
+#: Sizes of EPICS string fields in bytes, without the terminating NUL.
+DESC_LENGTH = 40
+EGU_LENGTH = 15
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+_BOOL_TYPES = frozenset({"Bool", "bool", "BoolBE"})
+_FLOAT_TYPES = frozenset({"float"})
+_INT_PATTERN = re.compile(r"(U?)Int(?:BE)?(\d+)(?:BE)?")
+_FLOAT_PATTERN = re.compile(r"(?:Float|Double|BFloat|TensorFloat)(?:BE)?(\d+)(?:BE)?")
+_STRING_PATTERN = re.compile(r"String(?:BE)?\((\d+)\)")
+_ARRAY_PATTERN = re.compile(r"([a-z]+\d+)\((\d+),\)")
+_PRECISION_PATTERN = re.compile(r"\{[^}]*:[^}]*\.(\d+)[eEfFgG%]\}")
+#: numpy dtypes a softioc waveform can carry (FTVL follows the dtype).
+_WAVEFORM_DTYPES = frozenset(
+    {"int8", "uint8", "int16", "uint16", "int32", "uint32", "float32", "float64"}
+)
+
+
+class UnservableValue(ValueError):
+    """A tree value that the record cannot hold (e.g. a UInt64 above 2**63-1)."""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One variable's record kind and its bound converters.
+
+    ``blank`` is the record's value when the tree's value cannot be shown. ``to_record`` turns a
+    VariableValue into the record's value (raising
+    :class:`UnservableValue` when it cannot be held), ``from_record`` checks a client's put and
+    returns the argument for the tree write (raising :class:`PutRejected`), ``writes_text``
+    selects ``setDisp`` instead of ``set`` for the write.
+    """
+
+    kind: str
+    make_in: Callable[..., Any]
+    make_out: Callable[..., Any]
+    to_record: Callable[[Any], Any]
+    from_record: Callable[[Any], Any]
+    blank: Any = 0
+    fields: dict[str, Any] = field(default_factory=dict)
+    writes_text: bool = False
+    writable: bool = True
+    alarms: bool = False
+
+    def create(self, name: str, out: bool, initial: Any, **callbacks: Any) -> Any:
+        """Create the softioc record ``name`` (In or Out) holding ``initial``."""
+        maker = self.make_out if out else self.make_in
+        return maker(name, initial_value=initial, **self.fields, **callbacks)
+
+
+# --- limits --------------------------------------------------------------------------------------
+
+
+def integer_range(type_str: str) -> tuple[int, int] | None:
+    """Return the value range of a pyrogue integer type (``UInt12`` → (0, 4095)), else None."""
+    match = _INT_PATTERN.fullmatch(type_str)
+    if match is None:
+        return INT32 if type_str == "int" else None
+    bits = int(match.group(2))
+    if match.group(1):
+        return (0, 2**bits - 1)
+    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+def _intersect(low: Any, high: Any, minimum: Any, maximum: Any) -> tuple[Any, Any]:
+    """Return the range ``[low, high]`` narrowed by the variable's own minimum/maximum."""
+    if minimum is not None:
+        low = minimum if low is None else max(low, minimum)
+    if maximum is not None:
+        high = maximum if high is None else min(high, maximum)
+    return low, high
+
+
+def _limit(var: Any, name: str) -> Any:
+    """The variable's ``minimum`` or ``maximum`` (None where it has none)."""
+    return getattr(var, name, None)
+
+
+def precision(disp: str) -> int | None:
+    """Return the number of decimals a display format asks for (``'{:.3f}'`` → 3), if any."""
+    match = _PRECISION_PATTERN.search(disp or "")
+    return int(match.group(1)) if match else None
+
+
+def _alarm_fields(var: Any) -> dict[str, Any]:
+    """HIHI/HIGH/LOW/LOLO with their severities from the variable's alarm limits."""
+    result: dict[str, Any] = {}
+    for limit, fld, sevr_field, severity in (
+        ("highAlarm", "HIHI", "HHSV", "MAJOR"),
+        ("highWarning", "HIGH", "HSV", "MINOR"),
+        ("lowWarning", "LOW", "LSV", "MINOR"),
+        ("lowAlarm", "LOLO", "LLSV", "MAJOR"),
+    ):
+        value = getattr(var, limit, None)
+        if value is not None:
+            result[fld] = value
+            result[sevr_field] = severity
+    return result
+
+
+def _whole(field_name: str, value: Any) -> Any:
+    """An alarm field for an integer record: limits rounded away from the normal range."""
+    if field_name in ("HIHI", "HIGH"):
+        return math.ceil(value)
+    if field_name in ("LOW", "LOLO"):
+        return math.floor(value)
+    return value
+
+
+def _display_fields(var: Any, low: Any, high: Any) -> dict[str, Any]:
+    """EGU and the display range LOPR/HOPR.
+
+    DRVL/DRVH are deliberately not set: EPICS clamps a put to them before device support sees the
+    value, which would turn an out-of-range put into a silent clamp instead of a rejection.
+    """
+    result: dict[str, Any] = {}
+    if getattr(var, "units", None):
+        result["EGU"] = fit_bytes(str(var.units), EGU_LENGTH)
+    if low is not None and high is not None and low < high:
+        result["LOPR"] = low
+        result["HOPR"] = high
+    return result
+
+
+# --- converters ----------------------------------------------------------------------------------
+
+
+def _int_to_record(low: int, high: int) -> Callable[[Any], int]:
+    def to_record(vv: Any) -> int:
+        value = int(vv.value)
+        if not low <= value <= high:
+            raise UnservableValue(f"{value} does not fit the record's range {low}..{high}")
+        return value
+
+    return to_record
+
+
+def _float_to_record(vv: Any) -> float:
+    return float(vv.value)
+
+
+def _bool_to_record(vv: Any) -> int:
+    return int(bool(vv.value))
+
+
+def _text_to_record(capacity: int) -> Callable[[Any], str]:
+    def to_record(vv: Any) -> str:
+        text = vv.valueDisp if not isinstance(vv.value, str) else vv.value
+        if len(text.encode()) + 1 > capacity:
+            raise UnservableValue(f"string of {len(text.encode())} bytes exceeds {capacity - 1}")
+        return text
+
+    return to_record
+
+
+# --- the mapping table ---------------------------------------------------------------------------
+
+
+def _integer(var: Any, low: int, high: int, in_make: Any, out_make: Any, kind: str) -> Mapping:
+    record_low, record_high = INT32 if kind == "longin/longout" else INT64
+    low, high = max(low, record_low), min(high, record_high)
+    put_low, put_high = _intersect(low, high, _limit(var, "minimum"), _limit(var, "maximum"))
+    # Integer records take integer limits: a fractional minimum/maximum admits the whole
+    # numbers inside it, and a fractional alarm limit trips at the first whole number past it.
+    put_low, put_high = math.ceil(put_low), math.floor(put_high)
+    alarms = {name: _whole(name, value) for name, value in _alarm_fields(var).items()}
+    fields = _display_fields(var, put_low, put_high) | alarms
+    return Mapping(
+        kind=kind,
+        make_in=in_make,
+        make_out=out_make,
+        to_record=_int_to_record(low, high),
+        from_record=lambda v: check_integer(v, put_low, put_high),
+        fields=fields,
+        alarms=True,
+    )
+
+
+def _floating(var: Any) -> Mapping:
+    low, high = _intersect(None, None, _limit(var, "minimum"), _limit(var, "maximum"))
+    fields = _display_fields(var, low, high) | _alarm_fields(var)
+    fields["PREC"] = precision(var.disp) if precision(var.disp) is not None else 6
+    return Mapping(
+        kind="ai/ao",
+        make_in=builder.aIn,
+        make_out=builder.aOut,
+        to_record=_float_to_record,
+        from_record=lambda v: check_float(v, low, high),
+        fields=fields,
+        alarms=True,
+    )
+
+
+def _boolean() -> Mapping:
+    return Mapping(
+        kind="bi/bo",
+        make_in=builder.boolIn,
+        make_out=builder.boolOut,
+        to_record=_bool_to_record,
+        from_record=check_bool,
+        fields={"ZNAM": "False", "ONAM": "True"},
+    )
+
+
+def _mbb(enum: dict) -> Mapping:
+    keys = tuple(enum)
+    labels = tuple(str(label) for label in enum.values())
+    index = {key: position for position, key in enumerate(keys)}
+
+    def to_record(vv: Any) -> int:
+        try:
+            return index[vv.value]
+        except (KeyError, TypeError):
+            raise UnservableValue(f"{vv.value!r} is not a key of the enum") from None
+
+    def make(out: bool) -> Callable[..., Any]:
+        maker = builder.mbbOut if out else builder.mbbIn
+        return lambda name, **kw: maker(name, *labels, **kw)
+
+    return Mapping(
+        kind="mbbi/mbbo",
+        make_in=make(False),
+        make_out=make(True),
+        to_record=to_record,
+        from_record=lambda v: check_index(v, keys),
+    )
+
+
+def _enum_label(enum: dict) -> Mapping:
+    reverse = {str(label): key for key, label in enum.items()}
+    capacity = max(len(label.encode()) for label in reverse) + 2 if reverse else 2
+
+    def to_record(vv: Any) -> str:
+        try:
+            return str(enum[vv.value])
+        except (KeyError, TypeError):
+            raise UnservableValue(f"{vv.value!r} is not a key of the enum") from None
+
+    return Mapping(
+        kind="lsi/lso (enum label)",
+        make_in=builder.longStringIn,
+        make_out=builder.longStringOut,
+        to_record=to_record,
+        from_record=lambda v: check_label(v, reverse),
+        blank="",
+        fields={"length": max(capacity, 64)},
+        writes_text=True,
+    )
+
+
+def _string(capacity: int, max_chars: int | None) -> Mapping:
+    return Mapping(
+        kind="lsi/lso",
+        make_in=builder.longStringIn,
+        make_out=builder.longStringOut,
+        to_record=_text_to_record(capacity),
+        from_record=lambda v: check_string(v, max_chars, capacity),
+        blank="",
+        fields={"length": capacity},
+    )
+
+
+def _waveform(dtype: np.dtype, length: int) -> Mapping:
+    def to_record(vv: Any) -> np.ndarray:
+        array = np.asarray(vv.value)
+        if array.shape != (length,):
+            raise UnservableValue(f"array of shape {array.shape}, expected ({length},)")
+        return array.astype(dtype, copy=False)
+
+    # One spare element: a client that sends too many elements is cut to NELM by the server
+    # without notice, so NELM = length + 1 lets an overlong put arrive overlong and be refused.
+    return Mapping(
+        kind="waveform",
+        make_in=builder.WaveformIn,
+        make_out=builder.WaveformOut,
+        to_record=to_record,
+        from_record=lambda v: check_array(v, length, dtype),
+        blank=np.zeros(length, dtype),
+        fields={"length": length + 1, "datatype": dtype},
+    )
+
+
+def _display_text(var: Any) -> Mapping:
+    """Anything else: the record holds ``valueDisp``; writable only if parseDisp round-trips."""
+
+    def parse(text: Any) -> str:
+        text = check_string(text, None, DEFAULT_STRING_CAPACITY)
+        try:
+            var.parseDisp(text)
+        except Exception as error:
+            raise PutRejected(f"{text!r} does not parse: {error}") from error
+        return text
+
+    return Mapping(
+        kind="lsi/lso (display text)",
+        make_in=builder.longStringIn,
+        make_out=builder.longStringOut,
+        to_record=_text_to_record(DEFAULT_STRING_CAPACITY),
+        from_record=parse,
+        blank="",
+        fields={"length": DEFAULT_STRING_CAPACITY},
+        writes_text=True,
+        writable=_round_trips(var),
+    )
+
+
+def _round_trips(var: Any) -> bool:
+    """True when ``parseDisp(genDisp(value))`` gives the value back."""
+    try:
+        value = var.get(read=False)
+        return bool(var.parseDisp(var.genDisp(value)) == value)
+    except Exception:
+        return False
+
+
+def _no_argument() -> Mapping:
+    """A command without an argument: any integer put invokes it; the value is not used."""
+    return Mapping(
+        kind="longin/longout (trigger)",
+        make_in=builder.longIn,
+        make_out=builder.longOut,
+        to_record=lambda vv: 0,
+        from_record=lambda v: check_integer(v, *INT32),
+    )
+
+
+def resolve(var: Any) -> Mapping:
+    """Return the record mapping of ``var`` (a pyrogue Variable or Command).
+
+    Raises ``TypeError`` for a type this table cannot serve at all.
+    """
+    if getattr(var, "isCommand", False) and not getattr(var, "arg", True):
+        return _no_argument()
+    type_str = str(var.typeStr)
+    enum = getattr(var, "enum", None)
+    if type_str in _BOOL_TYPES:
+        return _boolean()
+    if enum:
+        fits_mbb = len(enum) <= MBB_MAX_STATES and all(
+            len(str(label).encode()) <= MBB_MAX_LABEL for label in enum.values()
+        )
+        return _mbb(enum) if fits_mbb else _enum_label(enum)
+    int_range = integer_range(type_str)
+    if int_range is not None:
+        low, high = int_range
+        if INT32[0] <= low and high <= INT32[1]:
+            return _integer(var, low, high, builder.longIn, builder.longOut, "longin/longout")
+        return _integer(var, low, high, builder.int64In, builder.int64Out, "int64in/int64out")
+    if type_str in _FLOAT_TYPES or _FLOAT_PATTERN.fullmatch(type_str):
+        return _floating(var)
+    if type_str == "str":
+        return _string(DEFAULT_STRING_CAPACITY, None)
+    string = _STRING_PATTERN.fullmatch(type_str)
+    if string:
+        size = int(string.group(1))
+        return _string(size + 1, max(size - 1, 0))
+    array = _ARRAY_PATTERN.fullmatch(type_str)
+    if array and array.group(1) in _WAVEFORM_DTYPES:
+        return _waveform(np.dtype(array.group(1)), int(array.group(2)))
+    return _display_text(var)
+
+
+def fit_bytes(text: str, size: int) -> str:
+    """``text`` cut to at most ``size`` bytes of UTF-8, never inside a character."""
+    return text.encode()[:size].decode(errors="ignore")
+
+
+def description(var: Any) -> str:
+    """The DESC field: the variable's description cut to the 40 bytes EPICS allows."""
+    text = " ".join(str(getattr(var, "description", "") or "").split())
+    return fit_bytes(text.replace('"', "'"), DESC_LENGTH)

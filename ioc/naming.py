@@ -1,0 +1,134 @@
+"""PV names for served Variables (SPEC §4): path → name, the 60-character limit, short names.
+
+Pure functions. An EPICS record name is at most 60 characters; a longer full PV name is served
+through a deterministic short record name with the full name as a record alias, so clients on
+both protocols use the readable full name. Names are checked, never mangled: a character EPICS
+does not allow, an overlong base or two owners of one name is a `NamingError` naming the culprits.
+"""
+
+import hashlib
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MAX_RECORD_NAME = 60
+"""EPICS record name limit (characters). Aliases may be longer."""
+
+HASH_CHARS = 12
+"""Hex characters of the sha1 of the full name used as a short record name's suffix."""
+
+IOC_PVS = {"heartbeat": "IOC:Heartbeat"}
+"""Suffixes (after `<base>:`) of the PVs the IOC serves about itself."""
+
+ALLOWED_CHARS = frozenset(string.ascii_letters + string.digits + "_-+:[]<>;")
+"""Characters the EPICS Application Developer's Guide allows in record and alias names.
+
+'.' separates the field name, and space, quotes, '$', '{', '}' and control characters are
+rejected or warned about by dbStatic, so none of them can appear in a served name.
+"""
+
+BAD_FIRST_CHARS = frozenset("-+[")
+"""Allowed characters that dbStatic still warns about at the start of a name."""
+
+
+class NamingError(ValueError):
+    """A PV name that cannot be served: illegal characters, too long a base, or a collision."""
+
+
+@dataclass(frozen=True)
+class RecordName:
+    """The names of one served PV: `full` is what clients use, `record` is the record's name."""
+
+    full: str
+    record: str
+
+    @property
+    def aliased(self) -> bool:
+        """True when the record has a short name and `full` is served as its alias."""
+        return self.full != self.record
+
+
+def pv_name(base: str, path: str) -> str:
+    """Automatic-mode PV name of a Variable: `<base>:<path with '.' replaced by ':'>`."""
+    return f"{base}:{path.replace('.', ':')}"
+
+
+def heartbeat_name(base: str) -> str:
+    """Name of the IOC's own heartbeat PV under `base`."""
+    return f"{base}:{IOC_PVS['heartbeat']}"
+
+
+def short_name(base: str, full: str) -> str:
+    """Deterministic short record name for `full`: `<base>:` + the first hex digits of its sha1."""
+    digest = hashlib.sha1(full.encode()).hexdigest()[:HASH_CHARS]
+    return f"{base}:{digest}"
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` is not a valid EPICS record/alias name, or None when it is valid."""
+    if not name:
+        return "the name is empty"
+    bad = sorted(set(name) - ALLOWED_CHARS)
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        return f"{name!r} contains characters EPICS names do not allow: {shown}"
+    if name[0] in BAD_FIRST_CHARS:
+        return f"{name!r} starts with {name[0]!r}, which EPICS names must not start with"
+    return None
+
+
+def plan_names(
+    base: str,
+    names: Mapping[str, str],
+    reserved: Mapping[str, str] | None = None,
+) -> dict[str, RecordName]:
+    """Record names for `names` ({variable path: full PV name}), keyed by path.
+
+    A full name of at most `MAX_RECORD_NAME` characters is its own record name; a longer one
+    gets `short_name(base, full)` with the full name as its alias. `reserved` holds names the
+    IOC serves itself ({record name: owner description}, e.g. the heartbeat); they must fit a
+    record name and nobody else may use them. Every problem found is reported in one
+    `NamingError`, each naming the path (or owner) concerned.
+    """
+    problem = name_problem(base)
+    if problem:
+        raise NamingError(f"PV prefix {base!r} is not usable: {problem}")
+    short_length = len(base) + 1 + HASH_CHARS
+    if short_length > MAX_RECORD_NAME:
+        raise NamingError(
+            f"PV prefix {base!r} is too long: short record names '<prefix>:<{HASH_CHARS} hex>' "
+            f"would have {short_length} characters, the EPICS limit is {MAX_RECORD_NAME}"
+        )
+
+    problems: list[str] = []
+    owners: dict[str, str] = {}
+
+    def claim(name: str, owner: str) -> None:
+        other = owners.setdefault(name, owner)
+        if other != owner:
+            problems.append(f"PV name {name!r} is used by both {other} and {owner}")
+
+    for name, owner in (reserved or {}).items():
+        problem = name_problem(name)
+        if problem is None and len(name) > MAX_RECORD_NAME:
+            problem = f"{name!r} is longer than {MAX_RECORD_NAME} characters"
+        if problem:
+            problems.append(f"{owner}: {problem}")
+        claim(name, owner)
+
+    plan: dict[str, RecordName] = {}
+    for path, full in names.items():
+        problem = name_problem(full)
+        if problem:
+            problems.append(f"variable {path!r}: {problem}")
+            continue
+        record = full if len(full) <= MAX_RECORD_NAME else short_name(base, full)
+        plan[path] = RecordName(full=full, record=record)
+        owner = f"variable {path!r}"
+        claim(full, owner)
+        if record != full:
+            claim(record, owner)
+
+    if problems:
+        raise NamingError("; ".join(problems))
+    return plan

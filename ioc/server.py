@@ -1,0 +1,195 @@
+"""EpicsPvServer: serves the Variables and Commands of a running Root as softioc records.
+
+Start-up order, once per process: select the variables → plan their names → build one holder (one
+record) each plus the heartbeat → ``LoadDatabase`` → ``iocInit`` (CA and PVA) → start the holders
+and the background threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from softioc import alarm, builder, softioc
+
+from .dispatch import PutDispatcher
+from .holder import EpicsPvHolder, tree_activity
+from .naming import RecordName, heartbeat_name, plan_names, pv_name
+
+log = logging.getLogger(__name__)
+
+#: The heartbeat shows INVALID when the tree has delivered no update for this many seconds.
+STALE_AFTER = 5.0
+
+_running_server: EpicsPvServer | None = None
+
+
+class EpicsPvServer:
+    """Serve a PyRogue Root's Variables and Commands over Channel Access and PV Access.
+
+    ``base`` is the PV prefix. In automatic mode (``pvMap`` None) every Variable and Command that
+    passes ``root.filterByGroup``-style selection with ``incGroups``/``excGroups`` is served as
+    ``<base>:<path with '.' replaced by ':'>``; ``excGroups=None`` means ``['NoServe']``. With
+    ``pvMap`` ({path: PV name}) exactly the mapped paths are served under the given names.
+    ``readPeriod`` > 0 reads every served Variable through the tree that often, so that a failing
+    hardware read shows as INVALID/READ on its PV.
+
+    The server registers with ``root.addProtocol``; the Root starts and stops it.
+    """
+
+    def __init__(
+        self,
+        base: str,
+        root: Any,
+        incGroups: str | list[str] | None = None,
+        excGroups: str | list[str] | None = None,
+        pvMap: dict[str, str] | None = None,
+        readPeriod: float = 0.0,
+    ) -> None:
+        self._base = base
+        self._root = root
+        self._inc = _groups(incGroups)
+        self._exc = _groups(excGroups) if excGroups is not None else ["NoServe"]
+        self._pv_map = dict(pvMap) if pvMap is not None else None
+        self._read_period = readPeriod
+        self._names: dict[str, RecordName] = {}
+        self._holders: list[EpicsPvHolder] = []
+        self._dispatcher: PutDispatcher | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        root.addProtocol(self)
+
+    # --- public API ----------------------------------------------------------------------------
+
+    def list(self) -> dict[str, str]:
+        """Return {variable path: full PV name} of everything served."""
+        return {path: name.full for path, name in self._names.items()}
+
+    def dump(self, fname: str | None = None) -> None:
+        """Write one ``PVNAME -> path`` line per PV to ``fname``, or print them.
+
+        An aliased PV (full name over 60 characters) also names its short record.
+        """
+        lines = []
+        for path, name in self._names.items():
+            marker = f"  [record {name.record}]" if name.aliased else ""
+            lines.append(f"{name.full} -> {path}{marker}")
+        text = "\n".join(lines) + "\n"
+        if fname is None:
+            print(text, end="")
+        else:
+            with open(fname, "w") as out:
+                out.write(text)
+
+    @property
+    def heartbeat(self) -> str:
+        """Name of the heartbeat PV the server adds under its prefix."""
+        return heartbeat_name(self._base)
+
+    # --- Root protocol -------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Build every record and start the IOC; the Root calls this when it starts."""
+        global _running_server
+        if not self._root.running:
+            raise RuntimeError("EpicsPvServer._start(): the Root is not running")
+        if _running_server is not None:
+            raise RuntimeError(
+                f"an EpicsPvServer (prefix {_running_server._base!r}) already runs in this "
+                "process; softioc serves one IOC per process"
+            )
+        variables = self._select()
+        self._names = plan_names(
+            self._base,
+            {path: full for path, (_, full) in variables.items()},
+            reserved={self.heartbeat: "the IOC heartbeat"},
+        )
+        _running_server = self
+        started = time.monotonic()
+        self._dispatcher = PutDispatcher()
+        self._holders = [
+            EpicsPvHolder(var, self._names[path], self._dispatcher)
+            for path, (var, _) in variables.items()
+        ]
+        beat = builder.longIn(self.heartbeat, initial_value=0, DESC="rogue-ioc heartbeat")
+        builder.LoadDatabase()
+        softioc.iocInit(self._dispatcher)
+        for holder in self._holders:
+            holder.start()
+        for var in self._root.variableList:
+            # The Root's own variables (pyrogue polls root.Time every second) keep the heartbeat
+            # informed even when they are not served.
+            if var.path.count(".") == 1 and not var.isCommand:
+                var.addListener(tree_activity.listener)
+        tree_activity.touch()
+        self._spawn("ioc-heartbeat", self._beat, beat)
+        if self._read_period > 0:
+            self._spawn("ioc-read", self._read_loop)
+        log.info(
+            "serving %d PVs under %s: in %.1f s",
+            len(self._holders),
+            self._base,
+            time.monotonic() - started,
+        )
+
+    def _stop(self) -> None:
+        """Stop the background threads; the Root calls this when it stops.
+
+        The records stay served until the process exits: EPICS cannot shut an IOC down.
+        """
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+
+    # --- selection -----------------------------------------------------------------------------
+
+    def _select(self) -> dict[str, tuple[Any, str]]:
+        """{path: (variable, full PV name)} of everything to serve, in tree order."""
+        if self._pv_map is None:
+            return {
+                var.path: (var, pv_name(self._base, var.path))
+                for var in self._root.variableList
+                if var.filterByGroup(self._inc, self._exc)
+            }
+        by_path = {var.path: var for var in self._root.variableList}
+        missing = [path for path in self._pv_map if path not in by_path]
+        if missing:
+            raise ValueError("pvMap names paths that are not in the tree: " + ", ".join(missing))
+        return {path: (by_path[path], name) for path, name in self._pv_map.items()}
+
+    # --- background work -----------------------------------------------------------------------
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _beat(self, record: Any) -> None:
+        """Count seconds; INVALID/TIMEOUT while the tree has delivered nothing for a while."""
+        count = 0
+        while not self._stopping.wait(1.0):
+            count += 1
+            silent = time.monotonic() - tree_activity.last
+            if silent > STALE_AFTER:
+                record.set(count, severity=alarm.INVALID_ALARM, alarm=alarm.TIMEOUT_ALARM)
+            else:
+                record.set(count)
+
+    def _read_loop(self) -> None:
+        while not self._stopping.wait(self._read_period):
+            for holder in self._holders:
+                if not holder.var.isCommand:
+                    holder.refresh()
+
+
+def _groups(groups: str | Iterable[str] | None) -> list[str] | None:
+    """Normalise a group argument: a name, a list of names, or None."""
+    if groups is None:
+        return None
+    if isinstance(groups, str):
+        return [groups]
+    return list(groups)

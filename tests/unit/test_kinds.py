@@ -1,0 +1,636 @@
+"""Unit tests for ioc.kinds: the SPEC §5 type table, the bound converters and the §9 metadata.
+
+``resolve`` only builds closures, so no record is created and no IOC runs here. ``FakeVar`` is a
+stand-in for a tree Variable/Command with just the attributes kinds.py reads.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from softioc import builder
+
+from ioc.kinds import (
+    DEFAULT_STRING_CAPACITY,
+    INT32,
+    INT64,
+    UnservableValue,
+    description,
+    integer_range,
+    precision,
+    resolve,
+)
+from ioc.validation import PutRejected
+
+#: Sizes of the EPICS string fields the metadata lands in, in bytes without the NUL.
+EGU_SIZE = 15
+DESC_SIZE = 40
+MBB_LABEL_SIZE = 25
+
+
+@dataclass
+class FakeVar:
+    """A tree Variable (or Command, with ``isCommand``) reduced to what kinds.py reads."""
+
+    typeStr: str
+    enum: dict | None = None
+    disp: str = "{}"
+    units: str | None = None
+    minimum: Any = None
+    maximum: Any = None
+    lowAlarm: Any = None
+    lowWarning: Any = None
+    highWarning: Any = None
+    highAlarm: Any = None
+    isCommand: bool = False
+    arg: bool = False
+    mode: str = "RW"
+    description: str = ""
+    value: Any = 0
+
+    def get(self, read: bool = True) -> Any:
+        return self.value
+
+    def genDisp(self, value: Any) -> str:
+        return self.disp.format(value)
+
+    def parseDisp(self, text: str) -> Any:
+        return ast.literal_eval(text)
+
+
+@dataclass
+class FakeValue:
+    """A VariableValue: the value and its display text."""
+
+    value: Any
+    valueDisp: str = ""
+
+
+def command(typeStr: str = "int", arg: bool = True, value: Any = 0) -> FakeVar:
+    return FakeVar(typeStr=typeStr, isCommand=True, arg=arg, value=value)
+
+
+def labels(count: int, width: int = 5) -> dict[int, str]:
+    """An enum of ``count`` distinct labels of ``width`` characters with keys 0, 3, 6, ..."""
+    return {3 * i: f"S{i:0{width - 1}d}" for i in range(count)}
+
+
+def rng(low: int, high: int) -> dict[str, int]:
+    return {"LOPR": low, "HOPR": high}
+
+
+BOOL_ENUM = {False: "False", True: "True"}
+BOOL_FIELDS = {"ZNAM": "False", "ONAM": "True"}
+SPARSE = {5: "Off", 10: "Low", 20: "High", -3: "Fault"}
+TEXT = {"length": DEFAULT_STRING_CAPACITY}
+U32 = rng(0, 2**32 - 1)
+
+LONG = "longin/longout"
+INT64_KIND = "int64in/int64out"
+AI = "ai/ao"
+BI = "bi/bo"
+MBB = "mbbi/mbbo"
+LABEL = "lsi/lso (enum label)"
+STRING = "lsi/lso"
+WAVE = "waveform"
+DISPLAY = "lsi/lso (display text)"
+TRIGGER = "longin/longout (trigger)"
+
+#: (In maker, Out maker, writes_text, alarms) of every kind whose makers are builder functions.
+KIND_TRAITS = {
+    LONG: (builder.longIn, builder.longOut, False, True),
+    INT64_KIND: (builder.int64In, builder.int64Out, False, True),
+    AI: (builder.aIn, builder.aOut, False, True),
+    BI: (builder.boolIn, builder.boolOut, False, False),
+    LABEL: (builder.longStringIn, builder.longStringOut, True, False),
+    STRING: (builder.longStringIn, builder.longStringOut, False, False),
+    WAVE: (builder.WaveformIn, builder.WaveformOut, False, False),
+    DISPLAY: (builder.longStringIn, builder.longStringOut, True, False),
+    TRIGGER: (builder.longIn, builder.longOut, False, False),
+}
+
+ALARMS = {
+    "lowAlarm": -5,
+    "lowWarning": 0,
+    "highWarning": 80,
+    "highAlarm": 90,
+}
+ALARM_FIELDS = {
+    "LOLO": -5,
+    "LLSV": "MAJOR",
+    "LOW": 0,
+    "LSV": "MINOR",
+    "HIGH": 80,
+    "HSV": "MINOR",
+    "HIHI": 90,
+    "HHSV": "MAJOR",
+}
+
+# --- the SPEC §5 table ---------------------------------------------------------------------------
+
+TABLE = [
+    # Bool
+    pytest.param(FakeVar("Bool", enum=BOOL_ENUM), BI, BOOL_FIELDS, id="Bool"),
+    pytest.param(FakeVar("bool"), BI, BOOL_FIELDS, id="bool"),
+    pytest.param(FakeVar("BoolBE", enum=BOOL_ENUM), BI, BOOL_FIELDS, id="BoolBE"),
+    # integers that fit int32
+    pytest.param(FakeVar("UInt1"), LONG, rng(0, 1), id="UInt1"),
+    pytest.param(FakeVar("UInt8"), LONG, rng(0, 255), id="UInt8"),
+    pytest.param(FakeVar("UInt16"), LONG, rng(0, 65535), id="UInt16"),
+    pytest.param(FakeVar("UInt31"), LONG, rng(0, 2**31 - 1), id="UInt31"),
+    pytest.param(FakeVar("Int1"), LONG, rng(-1, 0), id="Int1"),
+    pytest.param(FakeVar("Int32"), LONG, rng(*INT32), id="Int32"),
+    pytest.param(FakeVar("int"), LONG, rng(*INT32), id="int"),
+    pytest.param(FakeVar("IntBE16"), LONG, rng(-32768, 32767), id="IntBE16"),
+    pytest.param(FakeVar("Int16BE"), LONG, rng(-32768, 32767), id="Int16BE"),
+    pytest.param(
+        FakeVar("UInt12", units="counts", minimum=10, maximum=4000, **ALARMS),
+        LONG,
+        {"EGU": "counts", **rng(10, 4000), **ALARM_FIELDS},
+        id="UInt12-limits-units-alarms",
+    ),
+    pytest.param(FakeVar("UInt8", minimum=-50, maximum=1000), LONG, rng(0, 255), id="UInt8-wide"),
+    pytest.param(FakeVar("Int8", minimum=3, maximum=3), LONG, {}, id="Int8-single-value"),
+    # integers that need int64
+    pytest.param(FakeVar("UInt32"), INT64_KIND, U32, id="UInt32"),
+    pytest.param(FakeVar("UIntBE32"), INT64_KIND, U32, id="UIntBE32"),
+    pytest.param(FakeVar("UInt32BE"), INT64_KIND, U32, id="UInt32BE"),
+    pytest.param(FakeVar("UInt33"), INT64_KIND, rng(0, 2**33 - 1), id="UInt33"),
+    pytest.param(FakeVar("UInt63"), INT64_KIND, rng(0, 2**63 - 1), id="UInt63"),
+    pytest.param(FakeVar("UInt64"), INT64_KIND, rng(0, 2**63 - 1), id="UInt64"),
+    pytest.param(FakeVar("Int33"), INT64_KIND, rng(-(2**32), 2**32 - 1), id="Int33"),
+    pytest.param(FakeVar("Int64"), INT64_KIND, rng(*INT64), id="Int64"),
+    pytest.param(
+        FakeVar("UInt64", units="ns", maximum=10**12, highAlarm=10**11),
+        INT64_KIND,
+        {"EGU": "ns", **rng(0, 10**12), "HIHI": 10**11, "HHSV": "MAJOR"},
+        id="UInt64-limits",
+    ),
+    # floats
+    pytest.param(
+        FakeVar("Float32", disp="{:.3f}", units="degC", minimum=-10.0, maximum=100.0, **ALARMS),
+        AI,
+        {"EGU": "degC", "LOPR": -10.0, "HOPR": 100.0, "PREC": 3, **ALARM_FIELDS},
+        id="Float32-full",
+    ),
+    pytest.param(FakeVar("Float64"), AI, {"PREC": 6}, id="Float64"),
+    pytest.param(FakeVar("Double64", disp="{:.2e}"), AI, {"PREC": 2}, id="Double64"),
+    pytest.param(FakeVar("float", disp="{:f}"), AI, {"PREC": 6}, id="float"),
+    pytest.param(FakeVar("Float16", disp="{:.1f}"), AI, {"PREC": 1}, id="Float16"),
+    pytest.param(FakeVar("BFloat16"), AI, {"PREC": 6}, id="BFloat16"),
+    pytest.param(FakeVar("TensorFloat32"), AI, {"PREC": 6}, id="TensorFloat32"),
+    pytest.param(FakeVar("Float8"), AI, {"PREC": 6}, id="Float8"),
+    pytest.param(FakeVar("FloatBE32"), AI, {"PREC": 6}, id="FloatBE32"),
+    pytest.param(FakeVar("Float32BE"), AI, {"PREC": 6}, id="Float32BE"),
+    pytest.param(FakeVar("DoubleBE64"), AI, {"PREC": 6}, id="DoubleBE64"),
+    pytest.param(FakeVar("Double64BE"), AI, {"PREC": 6}, id="Double64BE"),
+    pytest.param(FakeVar("Float32", minimum=0.0), AI, {"PREC": 6}, id="Float32-one-sided"),
+    pytest.param(
+        FakeVar("Float32", minimum=-3.4e38, maximum=3.4e38),
+        AI,
+        {"LOPR": -3.4e38, "HOPR": 3.4e38, "PREC": 6},
+        id="Float32-model-range",
+    ),
+    # enums
+    pytest.param(FakeVar("UInt8", enum=SPARSE), MBB, {}, id="enum-sparse-keys"),
+    pytest.param(FakeVar("int", enum=labels(16, 25)), MBB, {}, id="enum-16x25"),
+    pytest.param(FakeVar("int", enum=labels(17)), LABEL, {"length": 64}, id="enum-17-labels"),
+    pytest.param(
+        FakeVar("int", enum={0: "a" * 26, 1: "b"}), LABEL, {"length": 64}, id="enum-26-chars"
+    ),
+    pytest.param(
+        FakeVar("int", enum={0: "a" * 100, 1: "b"}), LABEL, {"length": 102}, id="enum-100-chars"
+    ),
+    pytest.param(FakeVar("str", enum={"x": "X", "y": "Y"}), MBB, {}, id="enum-string-keys"),
+    # strings
+    pytest.param(FakeVar("str", value=""), STRING, TEXT, id="str"),
+    pytest.param(FakeVar("String(32)", value=""), STRING, {"length": 33}, id="String(32)"),
+    pytest.param(FakeVar("String(1)", value=""), STRING, {"length": 2}, id="String(1)"),
+    # arrays
+    pytest.param(
+        FakeVar("float64(8,)"),
+        WAVE,
+        {"length": 9, "datatype": np.dtype("float64")},
+        id="float64(8,)",
+    ),
+    pytest.param(
+        FakeVar("uint32(4,)"), WAVE, {"length": 5, "datatype": np.dtype("uint32")}, id="uint32(4,)"
+    ),
+    pytest.param(
+        FakeVar("int16(3,)"), WAVE, {"length": 4, "datatype": np.dtype("int16")}, id="int16(3,)"
+    ),
+    pytest.param(
+        FakeVar("int8(2,)"), WAVE, {"length": 3, "datatype": np.dtype("int8")}, id="int8(2,)"
+    ),
+    pytest.param(
+        FakeVar("uint8(1,)"), WAVE, {"length": 2, "datatype": np.dtype("uint8")}, id="uint8(1,)"
+    ),
+    pytest.param(
+        FakeVar("uint16(6,)"), WAVE, {"length": 7, "datatype": np.dtype("uint16")}, id="uint16(6,)"
+    ),
+    pytest.param(
+        FakeVar("int32(5,)"), WAVE, {"length": 6, "datatype": np.dtype("int32")}, id="int32(5,)"
+    ),
+    pytest.param(
+        FakeVar("float32(16,)"),
+        WAVE,
+        {"length": 17, "datatype": np.dtype("float32")},
+        id="float32(16,)",
+    ),
+    # display text
+    pytest.param(FakeVar("int64(4,)", value=[1, 2, 3, 4]), DISPLAY, TEXT, id="int64(4,)"),
+    pytest.param(FakeVar("uint64(4,)", value=[1, 2, 3, 4]), DISPLAY, TEXT, id="uint64(4,)"),
+    pytest.param(FakeVar("float64(2, 3)", value=[[0.0]]), DISPLAY, TEXT, id="float64(2, 3)"),
+    pytest.param(FakeVar("list", value=[1, "a"]), DISPLAY, TEXT, id="list"),
+    pytest.param(FakeVar("dict", value={"a": 1}), DISPLAY, TEXT, id="dict"),
+    pytest.param(FakeVar("NoneType", value=None), DISPLAY, TEXT, id="NoneType"),
+    # commands
+    pytest.param(command(arg=False), TRIGGER, {}, id="command-no-arg"),
+    pytest.param(command("str", arg=False), TRIGGER, {}, id="command-no-arg-str-value"),
+    pytest.param(command("int"), LONG, rng(*INT32), id="command-int"),
+    pytest.param(command("float", value=0.0), AI, {"PREC": 6}, id="command-float"),
+    pytest.param(command("str", value=""), STRING, TEXT, id="command-str"),
+    pytest.param(command("bool", value=False), BI, BOOL_FIELDS, id="command-bool"),
+]
+
+
+@pytest.mark.parametrize(("var", "kind", "fields"), TABLE)
+def test_resolve_table(var: FakeVar, kind: str, fields: dict[str, Any]) -> None:
+    mapping = resolve(var)
+    assert mapping.kind == kind
+    assert mapping.fields == fields
+    if kind in KIND_TRAITS:
+        make_in, make_out, writes_text, alarms = KIND_TRAITS[kind]
+        assert mapping.make_in is make_in
+        assert mapping.make_out is make_out
+        assert mapping.writes_text is writes_text
+        assert mapping.alarms is alarms
+
+
+@pytest.mark.parametrize("bits", range(1, 32))
+def test_unsigned_below_32_bits_is_longin(bits: int) -> None:
+    mapping = resolve(FakeVar(f"UInt{bits}"))
+    assert mapping.kind == LONG
+    assert mapping.fields == rng(0, 2**bits - 1)
+
+
+@pytest.mark.parametrize("bits", range(2, 33))
+def test_signed_up_to_32_bits_is_longin(bits: int) -> None:
+    mapping = resolve(FakeVar(f"Int{bits}"))
+    assert mapping.kind == LONG
+    assert mapping.fields == rng(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+@pytest.mark.parametrize("bits", range(32, 64))
+def test_unsigned_from_32_bits_is_int64(bits: int) -> None:
+    mapping = resolve(FakeVar(f"UInt{bits}"))
+    assert mapping.kind == INT64_KIND
+    assert mapping.fields == rng(0, 2**bits - 1)
+
+
+@pytest.mark.parametrize("bits", range(33, 65))
+def test_signed_from_33_bits_is_int64(bits: int) -> None:
+    mapping = resolve(FakeVar(f"Int{bits}"))
+    assert mapping.kind == INT64_KIND
+    assert mapping.fields == rng(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+@pytest.mark.parametrize("var", [FakeVar("UInt12"), FakeVar("Float32", minimum=0, maximum=1)])
+def test_no_drive_limits(var: FakeVar) -> None:
+    """DRVL/DRVH are left out on purpose: EPICS clamps a put to them before validate sees it,
+    which would turn an out-of-range put into a silent clamp (SPEC §7: nothing is clamped)."""
+    assert not {"DRVL", "DRVH"} & set(resolve(var).fields)
+
+
+# --- bound converters ----------------------------------------------------------------------------
+
+
+class TestIntegers:
+    def test_uint64_above_int64_is_unservable(self) -> None:
+        mapping = resolve(FakeVar("UInt64"))
+        assert mapping.to_record(FakeValue(2**63 - 1)) == 2**63 - 1
+        for value in (2**63, 2**64 - 1):
+            with pytest.raises(UnservableValue, match=str(value)):
+                mapping.to_record(FakeValue(value))
+
+    def test_to_record_gives_plain_ints(self) -> None:
+        result = resolve(FakeVar("Int16")).to_record(FakeValue(np.int16(-5)))
+        assert result == -5
+        assert type(result) is int
+
+    def test_int_above_int32_is_unservable(self) -> None:
+        with pytest.raises(UnservableValue):
+            resolve(FakeVar("int")).to_record(FakeValue(2**31))
+
+    @pytest.mark.parametrize(
+        ("var", "accepted", "rejected"),
+        [
+            (FakeVar("UInt12", minimum=10, maximum=4000), [10, 4000, 100.0], [9, 4001, 0.5]),
+            (FakeVar("UInt8"), [0, 255], [-1, 256]),
+            (FakeVar("Int8"), [-128, 127], [-129, 128]),
+            (FakeVar("int"), list(INT32), [INT32[0] - 1, INT32[1] + 1]),
+            (FakeVar("UInt32"), [0, 2**32 - 1], [-1, 2**32]),
+            (FakeVar("Int64"), list(INT64), [INT64[0] - 1, INT64[1] + 1]),
+            (FakeVar("UInt64"), [0, 2**63 - 1], [-1, 2**63, 2**64 - 1]),
+        ],
+        ids=lambda x: x.typeStr if isinstance(x, FakeVar) else None,
+    )
+    def test_from_record_range(self, var: FakeVar, accepted: list, rejected: list) -> None:
+        mapping = resolve(var)
+        for value in accepted:
+            assert mapping.from_record(value) == value
+        for value in rejected:
+            with pytest.raises(PutRejected, match=re.escape(str(value))):
+                mapping.from_record(value)
+
+
+class TestFloats:
+    def test_limited_float_refuses_nan_and_range(self) -> None:
+        mapping = resolve(FakeVar("Float32", minimum=-10.0, maximum=100.0))
+        assert mapping.from_record(100) == 100.0
+        for value in (float("nan"), float("inf"), 100.5, -11):
+            with pytest.raises(PutRejected):
+                mapping.from_record(value)
+
+    def test_unlimited_float_takes_inf(self) -> None:
+        assert resolve(FakeVar("float")).from_record(float("-inf")) == float("-inf")
+
+    def test_to_record(self) -> None:
+        result = resolve(FakeVar("Float32")).to_record(FakeValue(np.float32(0.5)))
+        assert result == 0.5
+        assert type(result) is float
+
+
+class TestBool:
+    def test_round_trip(self) -> None:
+        mapping = resolve(FakeVar("Bool", enum=BOOL_ENUM))
+        assert mapping.to_record(FakeValue(True)) == 1
+        assert mapping.to_record(FakeValue(False)) == 0
+        assert mapping.from_record(1) is True
+        assert mapping.from_record(0) is False
+        with pytest.raises(PutRejected, match="2"):
+            mapping.from_record(2)
+
+
+class TestMbb:
+    def test_index_and_key_round_trip_for_sparse_keys(self) -> None:
+        mapping = resolve(FakeVar("Int8", enum=SPARSE))
+        for position, key in enumerate(SPARSE):
+            assert mapping.to_record(FakeValue(key)) == position
+            assert mapping.from_record(position) == key
+        assert not mapping.writes_text
+
+    @pytest.mark.parametrize("index", [4, -1, 16, 1.5, "Low"], ids=repr)
+    def test_unknown_index_rejected(self, index: object) -> None:
+        with pytest.raises(PutRejected, match=re.escape(repr(index).strip("'"))):
+            resolve(FakeVar("Int8", enum=SPARSE)).from_record(index)
+
+    @pytest.mark.parametrize("value", [0, 11, None, "Off"], ids=repr)
+    def test_value_outside_the_enum_is_unservable(self, value: object) -> None:
+        with pytest.raises(UnservableValue, match=re.escape(repr(value))):
+            resolve(FakeVar("Int8", enum=SPARSE)).to_record(FakeValue(value))
+
+    def test_sixteen_states(self) -> None:
+        enum = labels(16, 25)
+        mapping = resolve(FakeVar("int", enum=enum))
+        assert mapping.from_record(15) == 45
+        with pytest.raises(PutRejected, match=re.escape("0..15")):
+            mapping.from_record(16)
+
+
+class TestEnumLabel:
+    ENUM = labels(17)
+
+    def test_label_round_trip(self) -> None:
+        mapping = resolve(FakeVar("int", enum=self.ENUM))
+        assert mapping.blank == ""
+        assert mapping.writes_text
+        for key, label in self.ENUM.items():
+            shown = mapping.to_record(FakeValue(key))
+            assert shown == label
+            assert mapping.from_record(shown) == label
+
+    @pytest.mark.parametrize("label", ["S9999", "s0000", "", 0, 3, None], ids=repr)
+    def test_unknown_label_rejected(self, label: object) -> None:
+        with pytest.raises(PutRejected, match="is not one of the enum labels") as rejected:
+            resolve(FakeVar("int", enum=self.ENUM)).from_record(label)
+        assert repr(label) in str(rejected.value)
+
+    def test_value_outside_the_enum_is_unservable(self) -> None:
+        with pytest.raises(UnservableValue, match="1 is not a key"):
+            resolve(FakeVar("int", enum=self.ENUM)).to_record(FakeValue(1))
+
+    def test_longest_label_leaves_room_in_the_buffer(self) -> None:
+        """A client's string cut to the buffer is longer than every label, so it is refused."""
+        enum = {0: "a" * 100, 1: "b"}
+        mapping = resolve(FakeVar("int", enum=enum))
+        capacity = mapping.fields["length"]
+        assert mapping.from_record("a" * 100) == "a" * 100
+        with pytest.raises(PutRejected):
+            mapping.from_record("a" * (capacity - 1))
+
+
+class TestStrings:
+    def test_string32_capacity(self) -> None:
+        mapping = resolve(FakeVar("String(32)", value=""))
+        assert mapping.blank == ""
+        assert not mapping.writes_text
+        assert mapping.from_record("a" * 31) == "a" * 31
+        with pytest.raises(PutRejected):
+            mapping.from_record("a" * 32)
+        with pytest.raises(PutRejected):
+            mapping.from_record("é" * 16)  # 16 characters, 32 bytes
+
+    def test_string32_to_record(self) -> None:
+        mapping = resolve(FakeVar("String(32)", value=""))
+        assert mapping.to_record(FakeValue("abc")) == "abc"
+        assert mapping.to_record(FakeValue("a" * 32)) == "a" * 32
+        with pytest.raises(UnservableValue, match="33 bytes"):
+            mapping.to_record(FakeValue("a" * 33))
+
+    def test_str_capacity(self) -> None:
+        mapping = resolve(FakeVar("str", value=""))
+        assert mapping.from_record("a" * 4094) == "a" * 4094
+        with pytest.raises(PutRejected, match="4096-byte"):
+            mapping.from_record("a" * 4095)
+        assert mapping.to_record(FakeValue("a" * 4095)) == "a" * 4095
+        with pytest.raises(UnservableValue):
+            mapping.to_record(FakeValue("a" * 4096))
+
+    def test_non_string_value_shows_its_display_text(self) -> None:
+        mapping = resolve(FakeVar("str", value=""))
+        assert mapping.to_record(FakeValue(None, valueDisp="None")) == "None"
+
+
+class TestWaveform:
+    def test_blank_and_to_record(self) -> None:
+        mapping = resolve(FakeVar("uint32(4,)"))
+        np.testing.assert_array_equal(mapping.blank, np.zeros(4, "uint32"))
+        assert mapping.blank.dtype == np.dtype("uint32")
+        shown = mapping.to_record(FakeValue([1, 2, 3, 4]))
+        assert shown.dtype == np.dtype("uint32")
+        np.testing.assert_array_equal(shown, [1, 2, 3, 4])
+
+    @pytest.mark.parametrize("value", [[1, 2, 3], [1, 2, 3, 4, 5], [[1, 2], [3, 4]]])
+    def test_wrong_shape_is_unservable(self, value: list) -> None:
+        with pytest.raises(UnservableValue, match="expected"):
+            resolve(FakeVar("uint32(4,)")).to_record(FakeValue(value))
+
+    def test_from_record(self) -> None:
+        mapping = resolve(FakeVar("float64(8,)"))
+        accepted = mapping.from_record(np.arange(8.0))
+        np.testing.assert_array_equal(accepted, np.arange(8.0))
+        with pytest.raises(PutRejected, match="array of 9 elements, expected exactly 8"):
+            mapping.from_record(np.arange(9.0))  # NELM is length + 1
+        with pytest.raises(PutRejected, match="expected exactly 8"):
+            mapping.from_record(np.arange(7.0))
+
+    def test_int_waveform_rejects_floats_and_out_of_range(self) -> None:
+        mapping = resolve(FakeVar("uint32(4,)"))
+        with pytest.raises(PutRejected, match="cannot hold"):
+            mapping.from_record(np.array([1.0, 2.0, 3.0, 4.0]))
+        with pytest.raises(PutRejected, match="outside uint32"):
+            mapping.from_record(np.array([-1, 0, 0, 0]))
+
+
+class TestDisplayText:
+    def test_round_tripping_list_is_writable(self) -> None:
+        mapping = resolve(FakeVar("list", value=[1, "a"]))
+        assert mapping.writable
+        assert mapping.writes_text
+        assert mapping.blank == ""
+        assert mapping.to_record(FakeValue([1, "a"], valueDisp="[1, 'a']")) == "[1, 'a']"
+        assert mapping.from_record("[2, 'b']") == "[2, 'b']"
+
+    def test_unparseable_put_rejected(self) -> None:
+        mapping = resolve(FakeVar("dict", value={"a": 1}))
+        with pytest.raises(PutRejected, match="does not parse") as rejected:
+            mapping.from_record("{'a': ")
+        assert "{'a': " in str(rejected.value)
+
+    def test_full_buffer_put_rejected(self) -> None:
+        mapping = resolve(FakeVar("list", value=[]))
+        with pytest.raises(PutRejected, match="may have been cut"):
+            mapping.from_record("[" + "1," * 2047 + "]")
+
+    def test_non_round_tripping_value_is_read_only(self) -> None:
+        # genDisp('{:.1f}') loses digits, so parseDisp(genDisp(v)) != v
+        assert not resolve(FakeVar("list", disp="{:.1f}", value=1.25)).writable
+
+    def test_failing_parse_is_read_only(self) -> None:
+        assert not resolve(FakeVar("dict", value=object())).writable
+
+
+class TestTrigger:
+    def test_any_integer_invokes(self) -> None:
+        mapping = resolve(command(arg=False))
+        assert mapping.to_record(FakeValue(None)) == 0
+        for value in (0, 1, -7, INT32[1]):
+            assert mapping.from_record(value) == value
+        with pytest.raises(PutRejected):
+            mapping.from_record(1.5)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("disp", "expected"),
+    [
+        ("{:.3f}", 3),
+        ("{:.2e}", 2),
+        ("{:10.4f}", 4),
+        ("{:,.2f}", 2),
+        ("{:.1%}", 1),
+        ("{:.5g}", 5),
+        ("{:.0f}", 0),
+        ("{:d}", None),
+        ("{}", None),
+        ("{:#x}", None),
+        ("{:f}", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_precision(disp: str | None, expected: int | None) -> None:
+    assert precision(disp) == expected
+
+
+@pytest.mark.parametrize(
+    ("type_str", "expected"),
+    [
+        ("UInt1", (0, 1)),
+        ("UInt12", (0, 4095)),
+        ("UInt32", (0, 2**32 - 1)),
+        ("UInt64", (0, 2**64 - 1)),
+        ("UIntBE32", (0, 2**32 - 1)),
+        ("UInt32BE", (0, 2**32 - 1)),
+        ("Int1", (-1, 0)),
+        ("Int16", (-32768, 32767)),
+        ("IntBE16", (-32768, 32767)),
+        ("Int64", INT64),
+        ("int", INT32),
+        ("float", None),
+        ("Float32", None),
+        ("Bool", None),
+        ("String(32)", None),
+        ("uint32(4,)", None),
+        ("Int", None),
+        ("xUInt8", None),
+    ],
+)
+def test_integer_range(type_str: str, expected: tuple[int, int] | None) -> None:
+    assert integer_range(type_str) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ""),
+        (None, ""),
+        ("Scratch pad", "Scratch pad"),
+        ("  spread\n over\tlines  ", "spread over lines"),
+        ("x" * 40, "x" * 40),
+        ("0123456789" * 5, "0123456789" * 4),
+        ('say "hi"', "say 'hi'"),
+    ],
+)
+def test_description(text: str | None, expected: str) -> None:
+    assert description(FakeVar("int", description=text)) == expected
+
+
+def test_description_of_a_var_without_one() -> None:
+    class Bare:
+        pass
+
+    assert description(Bare()) == ""
+
+
+# --- fields that must fit their EPICS field, or record creation fails ---------------------------
+
+
+def test_long_units_fit_egu() -> None:
+    mapping = resolve(FakeVar("Float32", units="degrees Celsius per second"))
+    assert len(mapping.fields.get("EGU", "").encode()) <= EGU_SIZE
+
+
+def test_description_fits_desc_in_bytes() -> None:
+    assert len(description(FakeVar("int", description="µ" * 50)).encode()) <= DESC_SIZE
+
+
+def test_enum_with_multibyte_label_is_not_mbb() -> None:
+    label = "µ" * 13  # 13 characters, 26 bytes
+    assert len(label.encode()) > MBB_LABEL_SIZE
+    assert resolve(FakeVar("int", enum={0: label, 1: "b"})).kind == LABEL
+
+
+def test_integer_record_fields_are_integers() -> None:
+    var = FakeVar("Int16", minimum=-10.0, maximum=100.0, lowAlarm=-5.0, highAlarm=90.0)
+    fields = resolve(var).fields
+    for name in ("LOPR", "HOPR", "LOLO", "HIHI"):
+        assert re.fullmatch(r"-?\d+", str(fields[name])), (name, fields[name])
