@@ -1,0 +1,382 @@
+"""The `rogue-ioc` command (SPEC §11): serve a Root over CA and PVA, or check a running IOC.
+
+`rogue-ioc [serve] [options]` loads the Root, starts an `EpicsPvServer` on it and serves until
+SIGTERM/SIGINT; `rogue-ioc health` exits 0 when the IOC's heartbeat answers on both protocols.
+Every option also comes from an `IOC_*` environment variable; a flag overrides it. Mistakes in
+the configuration are one line on stderr and exit code 2.
+"""
+
+import argparse
+import importlib
+import inspect
+import json
+import logging
+import math
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROG = "rogue-ioc"
+
+ENV_DEFAULTS = {
+    "IOC_ROOT": "sim:SimRoot",
+    "IOC_PREFIX": "SIM",
+    "IOC_INCLUDE": "",
+    "IOC_EXCLUDE": "",
+    "IOC_PVMAP": "",
+    "IOC_DUMP": "",
+    "IOC_LOG_LEVEL": "INFO",
+    "IOC_READ_PERIOD": "0",
+    "IOC_HEALTH_TIMEOUT": "3",
+    "EPICS_CA_SERVER_PORT": "5064",
+    "EPICS_PVA_SERVER_PORT": "5075",
+}
+"""Defaults of every environment variable the command reads; the environment is laid over it."""
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+ROOT_API = ("variableList", "addProtocol", "start", "stop")
+"""Attributes a Root must have to be served (SPEC §3)."""
+
+STOP_TIMEOUT = 8.0
+"""Seconds from a stop signal to process exit before the exit is forced (docker stop waits 10)."""
+
+log = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """A configuration mistake, reported as one line on stderr with exit code 2."""
+
+
+def settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """`ENV_DEFAULTS` with the values `environ` sets laid over it."""
+    return ENV_DEFAULTS | {key: environ[key] for key in ENV_DEFAULTS if key in environ}
+
+
+def one_line(text: object) -> str:
+    """`text` as one line: its non-empty lines joined with '; '."""
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def root_spec(text: str) -> str:
+    """argparse type of `--root`: `MODULE:CLASS`."""
+    module, sep, name = text.partition(":")
+    if not (module and sep and name) or ":" in name:
+        raise argparse.ArgumentTypeError(f"expected MODULE:CLASS, got {text!r}")
+    return text
+
+
+def seconds(text: str) -> float:
+    """argparse type of a duration: a finite number of seconds ≥ 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def log_level(text: str) -> str:
+    """argparse type of `--log-level`: one of `LOG_LEVELS`, any case."""
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
+    return text.upper()
+
+
+def groups(values: Sequence[str]) -> list[str] | None:
+    """Group names from repeated and/or comma-separated values; None when there are none."""
+    names = [name.strip() for value in values for name in value.split(",")]
+    return [name for name in names if name] or None
+
+
+def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The argument parser, with defaults taken from `env` (see `settings`)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Serve a PyRogue tree over EPICS Channel Access and PV Access.",
+        epilog=f"Without a command, {PROG} runs 'serve'. See '{PROG} serve -h'.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{serve,health}")
+
+    serve = commands.add_parser("serve", help="run the IOC (the default)")
+    serve.add_argument(
+        "--root",
+        type=root_spec,
+        default=env["IOC_ROOT"],
+        metavar="MODULE:CLASS",
+        help="the Root class to serve (env IOC_ROOT, default %(default)s)",
+    )
+    serve.add_argument(
+        "--prefix",
+        default=env["IOC_PREFIX"],
+        help="PV name prefix (env IOC_PREFIX, default %(default)s)",
+    )
+    serve.add_argument(
+        "--include",
+        action="append",
+        metavar="GROUP",
+        help="serve only Variables in these groups; repeatable or comma-separated "
+        "(env IOC_INCLUDE)",
+    )
+    serve.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GROUP",
+        help="do not serve Variables in these groups; repeatable or comma-separated "
+        "(env IOC_EXCLUDE, default NoServe)",
+    )
+    serve.add_argument(
+        "--pvmap",
+        default=env["IOC_PVMAP"],
+        metavar="FILE",
+        help="serve only the mapped Variables: YAML or JSON {variable path: PV name} "
+        "(env IOC_PVMAP)",
+    )
+    serve.add_argument(
+        "--dump",
+        default=env["IOC_DUMP"],
+        metavar="FILE",
+        help="write 'PV name -> path' lines to FILE after start (env IOC_DUMP)",
+    )
+    serve.add_argument(
+        "--log-level",
+        type=log_level,
+        default=env["IOC_LOG_LEVEL"],
+        metavar="LEVEL",
+        help=f"one of {', '.join(LOG_LEVELS)} (env IOC_LOG_LEVEL, default %(default)s)",
+    )
+    serve.add_argument(
+        "--read-period",
+        type=seconds,
+        default=env["IOC_READ_PERIOD"],
+        metavar="SECONDS",
+        help="period of the server's own reads of served Variables, 0 = off "
+        "(env IOC_READ_PERIOD, default %(default)s)",
+    )
+
+    health = commands.add_parser("health", help="check a running IOC; exit 0 healthy, 1 not")
+    health.add_argument(
+        "--prefix",
+        default=env["IOC_PREFIX"],
+        help="PV name prefix (env IOC_PREFIX, default %(default)s)",
+    )
+    health.add_argument(
+        "--timeout",
+        type=seconds,
+        default=env["IOC_HEALTH_TIMEOUT"],
+        metavar="SECONDS",
+        help="timeout of each get (env IOC_HEALTH_TIMEOUT, default %(default)s)",
+    )
+    return parser
+
+
+def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Namespace:
+    """Options from `argv` over `environ`; group lists are flattened, empty strings are None."""
+    env = settings(environ)
+    args = list(argv)
+    if not args or args[0] not in ("serve", "health", "-h", "--help"):
+        args.insert(0, "serve")
+    opts = build_parser(env).parse_args(args)
+    if opts.command == "serve":
+        opts.include = groups(opts.include or [env["IOC_INCLUDE"]])
+        opts.exclude = groups(opts.exclude or [env["IOC_EXCLUDE"]])
+        opts.pvmap = opts.pvmap or None
+        opts.dump = opts.dump or None
+    return opts
+
+
+def load_pvmap(fname: str) -> dict[str, str]:
+    """The `{variable path: PV name}` mapping in a YAML or JSON (`.json`) file."""
+    try:
+        text = Path(fname).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read pvmap {fname}: {exc}") from exc
+    is_json = fname.lower().endswith(".json")
+    try:
+        data = json.loads(text) if is_json else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        kind = "JSON" if is_json else "YAML"
+        raise CliError(f"pvmap {fname} is not valid {kind}: {_parse_error(exc)}") from exc
+    if not isinstance(data, dict) or not data:
+        raise CliError(f"pvmap {fname} must be a non-empty mapping of variable path to PV name")
+    bad = [
+        f"{k!r}: {v!r}" for k, v in data.items() if not (isinstance(k, str) and isinstance(v, str))
+    ]
+    if bad:
+        raise CliError(
+            f"pvmap {fname}: entries must map a path string to a name string: {', '.join(bad)}"
+        )
+    return data
+
+
+def _parse_error(exc: Exception) -> str:
+    """One line saying what a JSON or YAML parser found wrong, and where."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return one_line(exc)
+
+
+def load_root_class(spec: str) -> type:
+    """The class named by `spec` (`MODULE:CLASS`)."""
+    module_name, _, class_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
+            raise CliError(f"root {spec}: no module named {module_name!r}") from exc
+        raise CliError(f"root {spec}: importing {module_name!r} failed: {exc}") from exc
+    except Exception as exc:  # any failure of the user's module is a configuration error
+        raise CliError(f"root {spec}: importing {module_name!r} failed: {_describe(exc)}") from exc
+    try:
+        cls = getattr(module, class_name)
+    except AttributeError as exc:
+        raise CliError(
+            f"root {spec}: module {module_name!r} has no attribute {class_name!r}"
+        ) from exc
+    if not inspect.isclass(cls):
+        raise CliError(f"root {spec}: {class_name!r} is a {type(cls).__name__}, not a class")
+    return cls
+
+
+def make_root(cls: type, spec: str) -> Any:
+    """An instance of the Root class `cls`, checked for the Root API the server uses."""
+    try:
+        root = cls()
+    except Exception as exc:  # any failure of the user's constructor is a configuration error
+        log.debug("creating %s failed", spec, exc_info=True)
+        raise CliError(f"root {spec}: creating it failed: {_describe(exc)}") from exc
+    missing = [name for name in ROOT_API if not _has_attribute(root, name)]
+    if missing:
+        raise CliError(f"root {spec}: not a Root, it lacks {', '.join(missing)}")
+    return root
+
+
+def _has_attribute(obj: object, name: str) -> bool:
+    """True when `obj` has `name`, without evaluating a property."""
+    try:
+        inspect.getattr_static(obj, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    """One line naming an exception and its message."""
+    message = one_line(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def start_server(root: Any, opts: argparse.Namespace, pvmap: dict[str, str] | None) -> Any:
+    """An `EpicsPvServer` on `root`, started with the Root; a failed start stops the Root."""
+    from ioc.server import EpicsPvServer
+
+    server = EpicsPvServer(
+        base=opts.prefix,
+        root=root,
+        incGroups=opts.include,
+        excGroups=opts.exclude,
+        pvMap=pvmap,
+        readPeriod=opts.read_period,
+    )
+    try:
+        root.start()
+    except BaseException:
+        if root.running:
+            stop_root(root)
+        raise
+    return server
+
+
+def stop_root(root: Any) -> None:
+    """Stop `root`; the process is forced to exit if stopping and exiting take too long."""
+    force_exit_after(STOP_TIMEOUT)
+    root.stop()
+
+
+def stop_on_signals() -> threading.Event:
+    """An Event set by SIGTERM or SIGINT (installed for the rest of the process)."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def force_exit_after(timeout: float) -> None:
+    """Exit the process with code 1 if it is still alive `timeout` seconds from now."""
+
+    def force() -> None:
+        log.error("stop did not finish within %g s; forcing exit", timeout)
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(timeout, force)
+    timer.daemon = True
+    timer.start()
+
+
+def serve(opts: argparse.Namespace) -> int:
+    """Serve the Root until SIGTERM/SIGINT; returns the exit code."""
+    pvmap = load_pvmap(opts.pvmap) if opts.pvmap else None
+    logging.basicConfig(level=opts.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    root_class = load_root_class(opts.root)
+    root = make_root(root_class, opts.root)
+    stop = stop_on_signals()
+    try:
+        server = start_server(root, opts, pvmap)
+    except ValueError as exc:
+        raise CliError(f"cannot serve {opts.root}: {one_line(exc)}") from exc
+    try:
+        if opts.dump:
+            _dump(server, opts.dump)
+        env = settings(os.environ)
+        log.info(
+            "serving %d PVs with prefix %s from %s (CA port %s, PVA port %s)",
+            len(server.list()),
+            opts.prefix,
+            opts.root,
+            env["EPICS_CA_SERVER_PORT"],
+            env["EPICS_PVA_SERVER_PORT"],
+        )
+        stop.wait()
+        log.info("stopping")
+    finally:
+        stop_root(root)
+    log.info("stopped")
+    return 0
+
+
+def _dump(server: Any, fname: str) -> None:
+    """Write the server's PV list to `fname`."""
+    try:
+        server.dump(fname)
+    except OSError as exc:
+        raise CliError(f"cannot write dump {fname}: {exc}") from exc
+
+
+def health(opts: argparse.Namespace) -> int:
+    """Check the IOC serving `opts.prefix`; prints one line, returns 0 healthy, 1 not."""
+    from ioc.health import check
+
+    healthy, why = check(opts.prefix, opts.timeout)
+    print(why)
+    return 0 if healthy else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `rogue-ioc` and `python -m ioc`; returns the exit code."""
+    opts = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
+    try:
+        if opts.command == "health":
+            return health(opts)
+        return serve(opts)
+    except CliError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
