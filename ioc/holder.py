@@ -14,10 +14,11 @@ Two paths run through a holder, both set up once when it is built:
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -27,6 +28,7 @@ from softioc import alarm
 from .dispatch import PutDispatcher, own_push, pushing, skip_dispatch
 from .kinds import Mapping, UnservableValue, description, resolve
 from .naming import RecordName
+from .scanlock import scan_lock
 from .validation import PutRejected
 
 log = logging.getLogger(__name__)
@@ -90,17 +92,19 @@ class EpicsPvHolder:
         self._dispatcher = dispatcher
         self._lock = threading.Lock()
         self._push_lock = threading.Lock()
-        self._sequence = itertools.count(1)
-        self._applied = 0
         self._busy = False
-        self._deferred: tuple[int, Any] | None = None
+        self._deferred = False
         self._inflight: Future | None = None
-        self._echo: Any = None
         self._write_failed = False
+        self._read_failed = False
         self._last_log: dict[str, float] = {}
         self._started = False
         self._early: Any = None
+        self._after_write = False
         self.record = self._create_record()
+        # The softioc device object behind the record: its stored value carries the alarm that
+        # Out-record processing applies (see _set_out).
+        self._device = self.record.set.__self__
         if not var.isCommand:
             var.addListener(self._on_tree_update)
 
@@ -138,7 +142,7 @@ class EpicsPvHolder:
         if early is not None:
             self.push(early)
         elif self._initial_alarm != NO_ALARM:
-            self._apply(self.record.get(), self._initial_alarm)
+            self._show_alarm(self._initial_alarm)
 
     # --- tree → EPICS --------------------------------------------------------------------------
 
@@ -156,73 +160,105 @@ class EpicsPvHolder:
         except Exception as error:
             self._warn("push", "%s: update not served: %s", self.name.full, error)
 
-    def push(self, vv: Any, sequence: int | None = None) -> None:
+    def push(self, vv: Any) -> None:
         """Show ``vv`` (a VariableValue) on the record, with its alarm state."""
-        sequence = next(self._sequence) if sequence is None else sequence
-        if self.writable:
-            with self._lock:
-                if self._busy:
-                    # A client put is in progress: deliver this after it completes.
-                    self._deferred = (sequence, vv)
-                    return
+        if not self.writable:
+            value, (severity, status) = self._render(vv)
+            self._device.set(value, severity=severity, alarm=status)
+            return
+        with self._out_lock() as free:
+            if free:
+                if self._after_write:
+                    vv = self._current_after_write(vv)
+                self._set_out(*self._render(vv))
+
+    def _current_after_write(self, vv: Any) -> Any:
+        """The tree's current value in place of ``vv``, for updates that follow a client put.
+
+        An update taken before a put's write can reach us after it and would step the record
+        back. Updates of one variable arrive in order, so once one matches the tree's current
+        value, those after it are current too.
+        """
+        current = self.var.getVariableValue(read=False)
+        if _same(current.value, vv.value):
+            self._after_write = False
+        return current
+
+    def _render(self, vv: Any) -> tuple[Any, tuple[int, int]]:
+        """The record value and alarm state for ``vv``."""
         try:
-            value = self.mapping.to_record(vv)
+            return self.mapping.to_record(vv), self._alarm_of(vv)
         except UnservableValue as error:
             self._warn("unservable", "%s: value not served: %s", self.name.full, error)
-            self._apply(self.record.get(), UNSERVABLE, sequence)
-            return
-        self._apply(value, self._alarm_of(vv), sequence)
-
-    def refresh(self) -> None:
-        """Read the Variable through the tree; a failing read shows INVALID/READ on the record."""
-        sequence = next(self._sequence)
-        try:
-            vv = self.var.getVariableValue(read=True)
-        except Exception as error:
-            self._warn("read", "%s: read failed: %s", self.name.full, error)
-            self._apply(self.record.get(), READ_FAILED, sequence)
-            return
-        self.push(vv, sequence)
+            return self.record.get(), UNSERVABLE
 
     def _alarm_of(self, vv: Any) -> tuple[int, int]:
         if self._write_failed:
             return WRITE_FAILED
         return ALARM_STATES.get(vv.status, NO_ALARM)
 
-    def _apply(self, value: Any, state: tuple[int, int], sequence: int = 0) -> None:
-        """Set the record to ``value`` with alarm ``state`` unless a newer update is shown."""
-        severity, status = state
-        record = self.record
-        with self._push_lock:
-            if sequence and sequence < self._applied:
-                return
-            self._applied = max(self._applied, sequence)
-            if not self.writable:
-                record.set(value, severity=severity, alarm=status)
-                return
-            # softioc's Out.set() ignores severity=: processing applies the alarm stored with
-            # the value, so store ours there first (on the device object behind the record).
-            device = record.set.__self__
-            device._value = (device._value[0], severity, status)
-            with own_push():
-                record.set(value)
-            landed_on_active = record._record.RPRO
-        if landed_on_active:
+    def refresh(self) -> None:
+        """Read the Variable through the tree; a failing read shows INVALID/READ on the record.
+
+        A good read clears that alarm; the value itself reaches the record through the listener.
+        """
+        try:
+            self.var.getVariableValue(read=True)
+        except Exception as error:
+            self._warn("read", "%s: read failed: %s", self.name.full, error)
+            self._read_failed = True
+            self._show_alarm(READ_FAILED)
+            return
+        if self._read_failed:
+            self._read_failed = False
+            self._show_current()
+
+    def _show_current(self) -> None:
+        """Show the tree's current value, read while no client put can start."""
+        if not self.writable:
+            self.push(self.var.getVariableValue(read=False))
+            return
+        with self._out_lock() as free:
+            if free:
+                self._set_out(*self._render(self.var.getVariableValue(read=False)))
+
+    def _show_alarm(self, state: tuple[int, int]) -> None:
+        """Show alarm ``state`` on the record, keeping its value."""
+        if not self.writable:
+            self._device.set(self.record.get(), severity=state[0], alarm=state[1])
+            return
+        with self._out_lock() as free:
+            if free:
+                self._set_out(self.record.get(), state)
+
+    @contextlib.contextmanager
+    def _out_lock(self) -> Iterator[bool]:
+        """Hold the Out record for a push; yields False while a client put owns it.
+
+        Under the record's lock no client put can start, so what the push reads from the tree
+        and shows cannot be overtaken by a put. A put in progress gets the tree's state shown
+        when it completes instead (see :meth:`_release`).
+        """
+        with self._push_lock, scan_lock(self._device._record):
             with self._lock:
                 if self._busy:
-                    # The record was processing a client put: EPICS will reprocess it with this
-                    # value. That reprocessing is our own echo, not a put to write back.
-                    self._echo = value
+                    self._deferred = True
+            yield not self._busy
+
+    def _set_out(self, value: Any, state: tuple[int, int]) -> None:
+        """Process the Out record with ``value`` and alarm ``state`` (call under its lock)."""
+        device = self._device
+        # softioc's Out.set() ignores severity=: processing applies the alarm stored with the
+        # value, so store ours there first.
+        device._value = (device._value[0], *state)
+        with own_push():
+            device.set(value)
 
     # --- EPICS → tree --------------------------------------------------------------------------
 
     def _validate(self, record: Any, value: Any) -> bool:
         """softioc validate: check a put and start its tree write; False fails the put."""
         if pushing():
-            skip_dispatch()
-            return True
-        echo, self._echo = self._echo, None
-        if echo is not None and _same(value, echo):
             skip_dispatch()
             return True
         try:
@@ -232,6 +268,7 @@ class EpicsPvHolder:
             return False
         with self._lock:
             self._busy = True
+            self._after_write = True
         future = self._dispatcher.submit(self._write, argument)
         try:
             future.result(timeout=WRITE_BUDGET)
@@ -260,7 +297,10 @@ class EpicsPvHolder:
         """Refuse a put: log it and show INVALID/WRITE on the record being processed."""
         log.warning("%s: put of %r rejected: %s", self.name.full, value, reason)
         self._write_failed = True
-        self.record.process_severity(self.record._record, *WRITE_FAILED)
+        # Set, not raise: the record may already hold INVALID for the same put (a NaN put to an
+        # ao is INVALID/UDF), and the client must see why the put failed.
+        record = self._device._record
+        record.NSEV, record.NSTA = WRITE_FAILED
 
     def _on_update(self, value: Any) -> Any:
         """softioc on_update, on the pool: wait for the write; the put completes after it."""
@@ -277,14 +317,16 @@ class EpicsPvHolder:
         return self._release
 
     def _release(self) -> None:
-        """After a put completed: deliver a deferred tree update, or restore after a failure."""
+        """After a put completed: show the tree's state if an update waited or the write failed.
+
+        The tree's current value is shown rather than the update that waited: that update may
+        have been taken before the write and would step the record back to an older value.
+        """
         with self._lock:
             self._busy = False
-            deferred, self._deferred = self._deferred, None
-        if deferred is not None:
-            self.push(deferred[1], deferred[0])
-        elif self._write_failed:
-            self.push(self.var.getVariableValue(read=False))
+            deferred, self._deferred = self._deferred, False
+        if deferred or self._write_failed:
+            self._show_current()
 
     # --- logging -------------------------------------------------------------------------------
 
