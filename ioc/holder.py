@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 from softioc import alarm
 
+from . import puttrap
 from .dispatch import PutDispatcher, own_push, pushing, skip_dispatch
 from .kinds import Mapping, UnservableValue, description, resolve
 from .naming import RecordName
 from .scanlock import scan_lock
-from .validation import PutRejected
+from .validation import PutRejected, parse_number
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,9 @@ class EpicsPvHolder:
         if pushing():
             skip_dispatch()
             return True
+        raw = puttrap.take(self.name.record, self.name.full)
+        if raw is not None and self.mapping.sent:
+            value = self._as_sent(raw, value)
         try:
             argument = self.mapping.from_record(value)
         except PutRejected as error:
@@ -281,6 +285,18 @@ class EpicsPvHolder:
             return False
         self._inflight = future
         return True
+
+    def _as_sent(self, raw: puttrap.RawPut, converted: Any) -> Any:
+        """The put as the CA client sent it, so the checks see 2.5 rather than the 2 it became."""
+        if raw.text:
+            if self.mapping.sent == "state":
+                return converted  # the server looked the label up itself
+            values = [parse_number(text) for text in raw.values]
+        else:
+            values = raw.values
+        if self.mapping.sent == "array":
+            return np.asarray(values)
+        return values[0] if len(values) == 1 else values
 
     def _write(self, argument: Any) -> None:
         var = self.var

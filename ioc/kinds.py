@@ -60,6 +60,9 @@ class UnservableValue(ValueError):
 class Mapping:
     """One variable's record kind and its bound converters.
 
+    ``sent`` says how to check what a CA client sent before the server converted it (see
+    :mod:`ioc.puttrap`): ``"scalar"`` or ``"array"`` for numeric records, ``"state"`` for
+    bi/bo/mbb (whose labels the server resolves itself), ``""`` for text records.
     ``blank`` is the record's value when the tree's value cannot be shown. ``to_record`` turns a
     VariableValue into the record's value (raising
     :class:`UnservableValue` when it cannot be held), ``from_record`` checks a client's put and
@@ -73,6 +76,7 @@ class Mapping:
     to_record: Callable[[Any], Any]
     from_record: Callable[[Any], Any]
     blank: Any = 0
+    sent: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
     writes_text: bool = False
     writable: bool = True
@@ -207,6 +211,7 @@ def _integer(var: Any, low: int, high: int, in_make: Any, out_make: Any, kind: s
         make_out=out_make,
         to_record=_int_to_record(low, high),
         from_record=lambda v: check_integer(v, put_low, put_high),
+        sent="scalar",
         fields=fields,
         alarms=True,
     )
@@ -222,6 +227,7 @@ def _floating(var: Any) -> Mapping:
         make_out=builder.aOut,
         to_record=_float_to_record,
         from_record=lambda v: check_float(v, low, high),
+        sent="scalar",
         fields=fields,
         alarms=True,
     )
@@ -234,6 +240,7 @@ def _boolean() -> Mapping:
         make_out=builder.boolOut,
         to_record=_bool_to_record,
         from_record=check_bool,
+        sent="state",
         fields={"ZNAM": "False", "ONAM": "True"},
     )
 
@@ -259,6 +266,7 @@ def _mbb(enum: dict) -> Mapping:
         make_out=make(True),
         to_record=to_record,
         from_record=lambda v: check_index(v, keys),
+        sent="state",
     )
 
 
@@ -312,6 +320,7 @@ def _waveform(dtype: np.dtype, length: int) -> Mapping:
         to_record=to_record,
         from_record=lambda v: check_array(v, length, dtype),
         blank=np.zeros(length, dtype),
+        sent="array",
         fields={"length": length + 1, "datatype": dtype},
     )
 

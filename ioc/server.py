@@ -15,6 +15,7 @@ from typing import Any
 
 from softioc import alarm, builder, softioc
 
+from . import puttrap
 from .dispatch import PutDispatcher
 from .holder import EpicsPvHolder, tree_activity
 from .naming import RecordName, heartbeat_name, plan_names, pv_name
@@ -116,6 +117,7 @@ class EpicsPvServer:
         ]
         beat = builder.longIn(self.heartbeat, initial_value=0, DESC="rogue-ioc heartbeat")
         builder.LoadDatabase()
+        puttrap.install()
         softioc.iocInit(self._dispatcher)
         for holder in self._holders:
             holder.start()

@@ -16,6 +16,17 @@ class PutRejected(ValueError):
     """A client put that must not reach the tree; the message says why."""
 
 
+def parse_number(text: str) -> int | float | str:
+    """A number written as text ("5", "0x10", "2.5"), or the text itself if it is none."""
+    text = text.strip()
+    for parse in (lambda t: int(t, 0), float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text
+
+
 def check_integer(value: object, low: int, high: int) -> int:
     """Return ``value`` as an int if it is integral and inside ``[low, high]``."""
     if isinstance(value, bool | np.bool_):
