@@ -73,9 +73,10 @@ tree_activity = TreeActivity()
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Equal values, NaN equal to NaN (the record and the tree both hold NaN as a value)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return bool(np.array_equal(a, b))
-    return bool(a == b)
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(a == b or (a != a and b != b))
 
 
 class EpicsPvHolder:
@@ -241,10 +242,22 @@ class EpicsPvHolder:
         when it completes instead (see :meth:`_release`).
         """
         with self._push_lock, scan_lock(self._device._record):
-            with self._lock:
-                if self._busy:
+            free = not self._busy and not self._client_value_waiting()
+            if not free:
+                with self._lock:
                     self._deferred = True
-            yield not self._busy
+            yield free
+
+    def _client_value_waiting(self) -> bool:
+        """True when a client put wrote the record's VAL but the record has not processed it.
+
+        That happens when a put arrives while an earlier one is still active: EPICS keeps the
+        value and processes the record again once the earlier put completes. Overwriting VAL
+        before then would lose the client's value.
+        """
+        device = self._device
+        shown = device._epics_to_value(device._read_value(device._record))
+        return not _same(shown, device._epics_to_value(device._value[0]))
 
     def _set_out(self, value: Any, state: tuple[int, int]) -> None:
         """Process the Out record with ``value`` and alarm ``state`` (call under its lock)."""
@@ -313,6 +326,11 @@ class EpicsPvHolder:
         """Refuse a put: log it and show INVALID/WRITE on the record being processed."""
         log.warning("%s: put of %r rejected: %s", self.name.full, value, reason)
         self._write_failed = True
+        with self._lock:
+            deferred, self._deferred = self._deferred, False
+        if deferred:
+            # A tree update waited for this put; show it once this processing is over.
+            self._dispatcher.submit(self._show_current)
         # Set, not raise: the record may already hold INVALID for the same put (a NaN put to an
         # ao is INVALID/UDF), and the client must see why the put failed.
         record = self._device._record

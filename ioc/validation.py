@@ -110,15 +110,22 @@ def check_label(label: object, reverse: Mapping[str, object]) -> str:
 
 
 def check_array(values: object, length: int, dtype: np.dtype) -> np.ndarray:
-    """Return ``values`` as a 1-D array of ``dtype`` if it has exactly ``length`` elements."""
+    """Return ``values`` as a 1-D array of ``dtype`` if it has exactly ``length`` elements.
+
+    Numbers must fit ``dtype`` exactly: an integer array takes whole numbers within its range
+    (CA carries unsigned and 64-bit integers as doubles, so whole doubles are accepted).
+    """
     array = np.asarray(values)
     if array.ndim != 1 or array.shape[0] != length:
         got = array.shape[0] if array.ndim == 1 else array.shape
         raise PutRejected(f"array of {got} elements, expected exactly {length}")
-    if array.dtype.kind in "fc" and dtype.kind in "iu":
-        raise PutRejected(f"array of {array.dtype} cannot hold {dtype} exactly")
-    if array.dtype.kind in "iu" and dtype.kind in "iu":
+    if array.dtype.kind not in "biuf":
+        raise PutRejected(f"array of {array.dtype} is not numeric")
+    if dtype.kind in "iu" and array.size:
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array) & (array == np.trunc(array))):
+            raise PutRejected(f"array holds values that are not whole numbers: {array.tolist()}")
         info = np.iinfo(dtype)
-        if array.size and (array.min() < info.min or array.max() > info.max):
+        low, high = array.min(), array.max()
+        if low < info.min or high > info.max:
             raise PutRejected(f"array values outside {dtype} range {info.min}..{info.max}")
     return array.astype(dtype, copy=True)

@@ -1,0 +1,1 @@
+"""End-to-end tests of rogue-ioc over Channel Access and PV Access (see conftest.py)."""
