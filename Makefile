@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test unit lint bench bench-smoke wheels base-image image up down integration-test
+.PHONY: install run test unit lint bench bench-smoke wheels base-image image up down integration-test integration-down
 
 install: $(STAMP)
 
@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/rogue-ioc
 
-## test: unit tests and the end-to-end suite against local IOC subprocesses
+## test: unit tests and the end-to-end suite against local IOC subprocesses. Two pytest runs:
+## the EPICS client libraries read their environment once per process, and the suites differ.
 test: $(STAMP)
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q tests/unit; unit=$$?; \
+	$(BIN)/pytest -q tests/integration; integration=$$?; \
+	test $$unit -eq 0 -a $$integration -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check ioc sim tests bench
@@ -36,7 +39,9 @@ endif
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_DIR     := .build
 WHEELHOUSE    := wheelhouse
-BASE_IMAGE    ?= rogue-ioc-base:bookworm
+LOCAL_BASE    := rogue-ioc-base:bookworm
+# The image the Dockerfile builds on: the bootstrapped one, or e.g. python:3.11-slim-bookworm.
+BASE_IMAGE    ?= $(LOCAL_BASE)
 IMAGE         ?= rogue-ioc:latest
 TESTS_IMAGE   ?= rogue-ioc-tests:latest
 DROPIN_IMAGE  ?= rogue-ioc-demo-hw:latest
@@ -49,12 +54,16 @@ WHEEL_TARGET  := --only-binary=:all: --implementation cp --python-version 3.11 -
                  --platform manylinux1_x86_64 --platform linux_x86_64
 IT_PROJECT    ?= rogue-ioc-it
 IT_DEADLINE   ?= 120
-IT_COMPOSE     = IOC_PUBLISH_CA=0 IOC_PUBLISH_PVA=0 $(COMPOSE) -p $(IT_PROJECT)
+# Free host ports (no clash with a running deployment); the IOC's own reads every 0.5 s, as the
+# suite's local IOCs do.
+IT_COMPOSE     = IOC_PUBLISH_CA=0 IOC_PUBLISH_PVA=0 IOC_READ_PERIOD=0.5 $(COMPOSE) -p $(IT_PROJECT)
 
-## base-image: bootstrap Debian bookworm (minbase + python3) into a local image (no registry needed)
+## base-image: bootstrap Debian bookworm (minbase + python3) into $(LOCAL_BASE), no registry
+## needed; with another BASE_IMAGE (labs with a registry) it is pulled instead
 base-image:
 	@if docker image inspect $(BASE_IMAGE) >/dev/null 2>&1; then \
 	  echo "base-image: $(BASE_IMAGE) already present"; exit 0; fi; \
+	if [ "$(BASE_IMAGE)" != "$(LOCAL_BASE)" ]; then docker pull $(BASE_IMAGE); exit $$?; fi; \
 	set -e; \
 	command -v debootstrap >/dev/null 2>&1 || { \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq debootstrap >/dev/null; }; \
@@ -73,23 +82,27 @@ base-image:
 	$(SUDO) rm -rf $$rootfs; \
 	echo "base-image: $(BASE_IMAGE) imported"
 
-## wheels: wheelhouse/ with rogue-ioc, the drop-in example and every runtime/test dependency (cp311 manylinux)
+## wheels: wheelhouse/ with rogue-ioc and the drop-in example; wheelhouse/deps/ with every
+## runtime and test dependency for the image's CPython 3.11 (manylinux, no compiler needed)
 wheels: $(STAMP)
-	@set -e; mkdir -p $(WHEELHOUSE) $(BUILD_DIR); \
-	rm -rf build $(WHEELHOUSE)/rogue_ioc-*.whl $(WHEELHOUSE)/demo_hw_root-*.whl; \
-	$(BIN)/pip wheel --quiet --no-deps -w $(WHEELHOUSE) . examples/dropin >$(BUILD_DIR)/wheels.log 2>&1 \
-	  || { tail -n 20 $(BUILD_DIR)/wheels.log; exit 1; }; \
+	@set -e; mkdir -p $(WHEELHOUSE)/deps $(BUILD_DIR); \
+	rm -rf build examples/dropin/build $(WHEELHOUSE)/*.whl; \
+	SOURCE_DATE_EPOCH=315532800 $(BIN)/pip wheel --quiet --no-deps -w $(WHEELHOUSE) . examples/dropin \
+	  >$(BUILD_DIR)/wheels.log 2>&1 || { tail -n 20 $(BUILD_DIR)/wheels.log; exit 1; }; \
 	rm -rf build examples/dropin/build; \
-	deps=$(WHEELHOUSE)/.deps; \
+	deps=$(WHEELHOUSE)/deps/.stamp; \
 	if [ -f $$deps ] && [ $$deps -nt pyproject.toml ] && [ $$deps -nt examples/dropin/pyproject.toml ]; then \
-	  echo "wheels: dependencies up to date (remove $$deps to refetch)"; else \
+	  echo "wheels: dependencies up to date (rm $$deps to refetch)"; else \
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' \
+	  >$(WHEELHOUSE)/deps/runtime.txt; \
 	$(BIN)/pip freeze --exclude-editable >$(BUILD_DIR)/constraints.txt; \
-	$(BIN)/pip download --quiet -d $(WHEELHOUSE) $(WHEEL_TARGET) --find-links $(WHEELHOUSE) \
+	$(BIN)/pip download --quiet -d $(WHEELHOUSE)/deps $(WHEEL_TARGET) --find-links $(WHEELHOUSE) \
 	  -c $(BUILD_DIR)/constraints.txt \
 	  $(WHEELHOUSE)/rogue_ioc-*.whl $(WHEELHOUSE)/demo_hw_root-*.whl 'pytest>=8' \
 	  >>$(BUILD_DIR)/wheels.log 2>&1 || { tail -n 20 $(BUILD_DIR)/wheels.log; exit 1; }; \
+	rm -f $(WHEELHOUSE)/deps/rogue_ioc-*.whl $(WHEELHOUSE)/deps/demo_hw_root-*.whl; \
 	touch $$deps; fi; \
-	echo "wheels: $$(ls $(WHEELHOUSE)/*.whl | wc -l) wheels in $(WHEELHOUSE)/"
+	echo "wheels: $$(ls $(WHEELHOUSE)/*.whl | wc -l) own + $$(ls $(WHEELHOUSE)/deps/*.whl | wc -l) dependency wheels in $(WHEELHOUSE)/"
 
 ## image: rogue-ioc, its test-client image and the drop-in example image
 image: base-image wheels
@@ -100,16 +113,18 @@ image: base-image wheels
 	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^rogue-ioc' || true
 
 ## up: run the IOC (simulator unless IOC_ROOT says otherwise) in the background
-up:
+up: image
 	$(COMPOSE) up -d ioc
 
 ## down: stop and remove the compose deployment
 down:
 	$(COMPOSE) --profile test down --remove-orphans
 
-## integration-test: images → ioc + drop-in containers → CA/PVA suite in the tests container
+## integration-test: images → ioc + drop-in containers → CA/PVA suite in the tests container;
+## exits with the suite's code and always removes the containers
 integration-test: image
-	@$(IT_COMPOSE) --profile test down --remove-orphans >/dev/null 2>&1 || true; \
+	@teardown() { $(IT_COMPOSE) --profile test down --remove-orphans >/dev/null 2>&1 || true; }; \
+	teardown; trap teardown EXIT; trap 'exit 130' INT TERM; \
 	rc=0; \
 	$(IT_COMPOSE) up -d ioc ioc-dropin || rc=1; \
 	if [ $$rc = 0 ]; then \
@@ -131,6 +146,20 @@ integration-test: image
 	fi; \
 	if [ $$rc != 0 ]; then \
 	  echo "integration-test: failed (exit $$rc); IOC logs:"; \
-	  $(IT_COMPOSE) --profile test logs --no-color --tail=60 ioc ioc-dropin 2>&1 || true; fi; \
-	$(IT_COMPOSE) --profile test down --remove-orphans >/dev/null 2>&1 || true; \
+	  $(IT_COMPOSE) --profile test logs --no-color --tail=40 ioc ioc-dropin 2>&1 || true; fi; \
 	exit $$rc
+
+# ---------------------------------------------------------------------------
+# Benchmark (SPEC §12): the IOC against raw softioc records, side by side.
+# ---------------------------------------------------------------------------
+## bench: N = 1k, 10k, 100k; prints the table, writes bench/results/latest.json
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+## bench-smoke: the same for N = 100 only (< 1 min), keeps the benchmark working in CI
+bench-smoke: $(STAMP)
+	$(BIN)/python bench/run.py --smoke
+
+## integration-down: remove what integration-test started (it does so itself; for interrupted runs)
+integration-down:
+	$(IT_COMPOSE) --profile test down --remove-orphans
