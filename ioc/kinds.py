@@ -32,6 +32,8 @@ DEFAULT_STRING_CAPACITY = 4096
 #: mbbi/mbbo hold at most 16 states whose labels have at most 25 characters.
 MBB_MAX_STATES = 16
 MBB_MAX_LABEL = 25
+#: PREC of a float whose display format names no precision ('{:f}' also shows 6 decimals).
+DEFAULT_PRECISION = 6
 #: Sizes of EPICS string fields in bytes, without the terminating NUL.
 DESC_LENGTH = 40
 EGU_LENGTH = 15
@@ -80,7 +82,6 @@ class Mapping:
     fields: dict[str, Any] = field(default_factory=dict)
     writes_text: bool = False
     writable: bool = True
-    alarms: bool = False
 
     def create(self, name: str, out: bool, initial: Any, **callbacks: Any) -> Any:
         """Create the softioc record ``name`` (In or Out) holding ``initial``."""
@@ -213,14 +214,14 @@ def _integer(var: Any, low: int, high: int, in_make: Any, out_make: Any, kind: s
         from_record=lambda v: check_integer(v, put_low, put_high),
         sent="scalar",
         fields=fields,
-        alarms=True,
     )
 
 
 def _floating(var: Any) -> Mapping:
     low, high = _intersect(None, None, _limit(var, "minimum"), _limit(var, "maximum"))
     fields = _display_fields(var, low, high) | _alarm_fields(var)
-    fields["PREC"] = precision(var.disp) if precision(var.disp) is not None else 6
+    decimals = precision(var.disp)
+    fields["PREC"] = DEFAULT_PRECISION if decimals is None else decimals
     return Mapping(
         kind="ai/ao",
         make_in=builder.aIn,
@@ -229,7 +230,6 @@ def _floating(var: Any) -> Mapping:
         from_record=lambda v: check_float(v, low, high),
         sent="scalar",
         fields=fields,
-        alarms=True,
     )
 
 

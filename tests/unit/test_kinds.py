@@ -103,15 +103,15 @@ TRIGGER = "longin/longout (trigger)"
 
 #: (In maker, Out maker, writes_text, alarms) of every kind whose makers are builder functions.
 KIND_TRAITS = {
-    LONG: (builder.longIn, builder.longOut, False, True),
-    INT64_KIND: (builder.int64In, builder.int64Out, False, True),
-    AI: (builder.aIn, builder.aOut, False, True),
-    BI: (builder.boolIn, builder.boolOut, False, False),
-    LABEL: (builder.longStringIn, builder.longStringOut, True, False),
-    STRING: (builder.longStringIn, builder.longStringOut, False, False),
-    WAVE: (builder.WaveformIn, builder.WaveformOut, False, False),
-    DISPLAY: (builder.longStringIn, builder.longStringOut, True, False),
-    TRIGGER: (builder.longIn, builder.longOut, False, False),
+    LONG: (builder.longIn, builder.longOut, False, "scalar"),
+    INT64_KIND: (builder.int64In, builder.int64Out, False, "scalar"),
+    AI: (builder.aIn, builder.aOut, False, "scalar"),
+    BI: (builder.boolIn, builder.boolOut, False, "state"),
+    LABEL: (builder.longStringIn, builder.longStringOut, True, ""),
+    STRING: (builder.longStringIn, builder.longStringOut, False, ""),
+    WAVE: (builder.WaveformIn, builder.WaveformOut, False, "array"),
+    DISPLAY: (builder.longStringIn, builder.longStringOut, True, ""),
+    TRIGGER: (builder.longIn, builder.longOut, False, ""),
 }
 
 ALARMS = {
@@ -265,11 +265,11 @@ def test_resolve_table(var: FakeVar, kind: str, fields: dict[str, Any]) -> None:
     assert mapping.kind == kind
     assert mapping.fields == fields
     if kind in KIND_TRAITS:
-        make_in, make_out, writes_text, alarms = KIND_TRAITS[kind]
+        make_in, make_out, writes_text, sent = KIND_TRAITS[kind]
         assert mapping.make_in is make_in
         assert mapping.make_out is make_out
         assert mapping.writes_text is writes_text
-        assert mapping.alarms is alarms
+        assert mapping.sent == sent
 
 
 @pytest.mark.parametrize("bits", range(1, 32))
@@ -492,8 +492,9 @@ class TestWaveform:
 
     def test_int_waveform_rejects_floats_and_out_of_range(self) -> None:
         mapping = resolve(FakeVar("uint32(4,)"))
-        with pytest.raises(PutRejected, match="cannot hold"):
-            mapping.from_record(np.array([1.0, 2.0, 3.0, 4.0]))
+        with pytest.raises(PutRejected, match="not whole numbers"):
+            mapping.from_record(np.array([1.5, 2.0, 3.0, 4.0]))
+        assert mapping.from_record(np.array([1.0, 2.0, 3.0, 4.0])).tolist() == [1, 2, 3, 4]
         with pytest.raises(PutRejected, match="outside uint32"):
             mapping.from_record(np.array([-1, 0, 0, 0]))
 
