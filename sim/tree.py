@@ -251,15 +251,34 @@ class Device(Node):
             child._attach()
 
 
-class _UpdateThread:
+class _Worker:
+    """A thread of the Root that waits on its condition until stopped; subclasses give `_run`."""
+
+    def __init__(self, name: str) -> None:
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """End the thread (what it is doing finishes first); pending work is dropped."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(_JOIN_TIMEOUT)
+        if self._thread.is_alive():
+            log.warning("%s still busy after stop", self._thread.name)
+
+
+class _UpdateThread(_Worker):
     """Delivers listener notifications, coalesced per variable, on one thread of the Root."""
 
     def __init__(self, rootName: str) -> None:
-        self._cond = threading.Condition()
+        super().__init__(f"{rootName}-update")
         self._pending: dict[BaseVariable, None] = {}
         self._holdUntil = 0.0
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=f"{rootName}-update", daemon=True)
         self._thread.start()
 
     def queue(self, var: BaseVariable) -> None:
@@ -273,15 +292,6 @@ class _UpdateThread:
         with self._cond:
             self._holdUntil = max(self._holdUntil, time.monotonic() + seconds)
             self._cond.notify()
-
-    def stop(self) -> None:
-        """End the thread; pending notifications are dropped."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        self._thread.join(_JOIN_TIMEOUT)
-        if self._thread.is_alive():
-            log.warning("%s still busy in a listener after stop", self._thread.name)
 
     def _run(self) -> None:
         while True:
@@ -298,17 +308,15 @@ class _UpdateThread:
                 var._deliver()
 
 
-class _PollThread:
+class _PollThread(_Worker):
     """Reads each variable with a pollInterval every pollInterval seconds while enabled."""
 
     def __init__(self, rootName: str, variables: list[BaseVariable], enabled: bool) -> None:
+        super().__init__(f"{rootName}-poll")
         now = time.monotonic()
         self._heap = [(now + v.pollInterval, i, v) for i, v in enumerate(variables)]
         heapq.heapify(self._heap)
-        self._cond = threading.Condition()
         self._enabled = enabled
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=f"{rootName}-poll", daemon=True)
         self._thread.start()
 
     def setEnabled(self, enabled: bool) -> None:
@@ -316,15 +324,6 @@ class _PollThread:
         with self._cond:
             self._enabled = enabled
             self._cond.notify()
-
-    def stop(self) -> None:
-        """End polling (a read in progress finishes first)."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        self._thread.join(_JOIN_TIMEOUT)
-        if self._thread.is_alive():
-            log.warning("%s still busy in a read after stop", self._thread.name)
 
     def _run(self) -> None:
         heap = self._heap
