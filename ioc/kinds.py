@@ -222,6 +222,9 @@ def _floating(var: Any) -> Mapping:
     fields = _display_fields(var, low, high) | _alarm_fields(var)
     decimals = precision(var.disp)
     fields["PREC"] = DEFAULT_PRECISION if decimals is None else decimals
+    # NaN is a value of an unlimited float (its puts are accepted): the alarm follows the
+    # Variable, not EPICS's "NaN is undefined" (UDF, INVALID by default).
+    fields["UDFS"] = "NO_ALARM"
     return Mapping(
         kind="ai/ao",
         make_in=builder.aIn,

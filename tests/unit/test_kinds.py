@@ -102,6 +102,9 @@ DISPLAY = "lsi/lso (display text)"
 TRIGGER = "longin/longout (trigger)"
 
 #: (In maker, Out maker, writes_text, alarms) of every kind whose makers are builder functions.
+FLOAT_FIELDS = {"UDFS": "NO_ALARM"}
+"""Every ai/ao: NaN is a value, not EPICS's undefined (whose alarm is INVALID by default)."""
+
 KIND_TRAITS = {
     LONG: (builder.longIn, builder.longOut, False, "scalar"),
     INT64_KIND: (builder.int64In, builder.int64Out, False, "scalar"),
@@ -175,25 +178,29 @@ TABLE = [
     pytest.param(
         FakeVar("Float32", disp="{:.3f}", units="degC", minimum=-10.0, maximum=100.0, **ALARMS),
         AI,
-        {"EGU": "degC", "LOPR": -10.0, "HOPR": 100.0, "PREC": 3, **ALARM_FIELDS},
+        {"EGU": "degC", "LOPR": -10.0, "HOPR": 100.0, "PREC": 3, **FLOAT_FIELDS, **ALARM_FIELDS},
         id="Float32-full",
     ),
-    pytest.param(FakeVar("Float64"), AI, {"PREC": 6}, id="Float64"),
-    pytest.param(FakeVar("Double64", disp="{:.2e}"), AI, {"PREC": 2}, id="Double64"),
-    pytest.param(FakeVar("float", disp="{:f}"), AI, {"PREC": 6}, id="float"),
-    pytest.param(FakeVar("Float16", disp="{:.1f}"), AI, {"PREC": 1}, id="Float16"),
-    pytest.param(FakeVar("BFloat16"), AI, {"PREC": 6}, id="BFloat16"),
-    pytest.param(FakeVar("TensorFloat32"), AI, {"PREC": 6}, id="TensorFloat32"),
-    pytest.param(FakeVar("Float8"), AI, {"PREC": 6}, id="Float8"),
-    pytest.param(FakeVar("FloatBE32"), AI, {"PREC": 6}, id="FloatBE32"),
-    pytest.param(FakeVar("Float32BE"), AI, {"PREC": 6}, id="Float32BE"),
-    pytest.param(FakeVar("DoubleBE64"), AI, {"PREC": 6}, id="DoubleBE64"),
-    pytest.param(FakeVar("Double64BE"), AI, {"PREC": 6}, id="Double64BE"),
-    pytest.param(FakeVar("Float32", minimum=0.0), AI, {"PREC": 6}, id="Float32-one-sided"),
+    pytest.param(FakeVar("Float64"), AI, {"PREC": 6, **FLOAT_FIELDS}, id="Float64"),
+    pytest.param(
+        FakeVar("Double64", disp="{:.2e}"), AI, {"PREC": 2, **FLOAT_FIELDS}, id="Double64"
+    ),
+    pytest.param(FakeVar("float", disp="{:f}"), AI, {"PREC": 6, **FLOAT_FIELDS}, id="float"),
+    pytest.param(FakeVar("Float16", disp="{:.1f}"), AI, {"PREC": 1, **FLOAT_FIELDS}, id="Float16"),
+    pytest.param(FakeVar("BFloat16"), AI, {"PREC": 6, **FLOAT_FIELDS}, id="BFloat16"),
+    pytest.param(FakeVar("TensorFloat32"), AI, {"PREC": 6, **FLOAT_FIELDS}, id="TensorFloat32"),
+    pytest.param(FakeVar("Float8"), AI, {"PREC": 6, **FLOAT_FIELDS}, id="Float8"),
+    pytest.param(FakeVar("FloatBE32"), AI, {"PREC": 6, **FLOAT_FIELDS}, id="FloatBE32"),
+    pytest.param(FakeVar("Float32BE"), AI, {"PREC": 6, **FLOAT_FIELDS}, id="Float32BE"),
+    pytest.param(FakeVar("DoubleBE64"), AI, {"PREC": 6, **FLOAT_FIELDS}, id="DoubleBE64"),
+    pytest.param(FakeVar("Double64BE"), AI, {"PREC": 6, **FLOAT_FIELDS}, id="Double64BE"),
+    pytest.param(
+        FakeVar("Float32", minimum=0.0), AI, {"PREC": 6, **FLOAT_FIELDS}, id="Float32-one-sided"
+    ),
     pytest.param(
         FakeVar("Float32", minimum=-3.4e38, maximum=3.4e38),
         AI,
-        {"LOPR": -3.4e38, "HOPR": 3.4e38, "PREC": 6},
+        {"LOPR": -3.4e38, "HOPR": 3.4e38, "PREC": 6, **FLOAT_FIELDS},
         id="Float32-model-range",
     ),
     # enums
@@ -253,7 +260,7 @@ TABLE = [
     pytest.param(command(arg=False), TRIGGER, {}, id="command-no-arg"),
     pytest.param(command("str", arg=False), TRIGGER, {}, id="command-no-arg-str-value"),
     pytest.param(command("int"), LONG, rng(*INT32), id="command-int"),
-    pytest.param(command("float", value=0.0), AI, {"PREC": 6}, id="command-float"),
+    pytest.param(command("float", value=0.0), AI, {"PREC": 6, **FLOAT_FIELDS}, id="command-float"),
     pytest.param(command("str", value=""), STRING, TEXT, id="command-str"),
     pytest.param(command("bool", value=False), BI, BOOL_FIELDS, id="command-bool"),
 ]
