@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from softioc import alarm, builder, softioc
+from softioc.imports import callbackSetQueueSize
 
 from . import puttrap
 from .dispatch import PutDispatcher
@@ -22,6 +23,8 @@ from .naming import RecordName, heartbeat_name, plan_names, pv_name
 
 log = logging.getLogger(__name__)
 
+#: EPICS's default callback queue size, and the headroom kept above one entry per record.
+CALLBACK_QUEUE_MIN = 2000
 #: The heartbeat shows INVALID when the tree has delivered no update for this many seconds.
 STALE_AFTER = 5.0
 
@@ -118,6 +121,9 @@ class EpicsPvServer:
         beat = builder.longIn(self.heartbeat, initial_value=0, DESC="rogue-ioc heartbeat")
         builder.LoadDatabase()
         puttrap.install()
+        # An In record's update is one queued callback (at most one per record at a time); a
+        # full queue drops it, and with it possibly the last value. Room for every record.
+        callbackSetQueueSize(max(CALLBACK_QUEUE_MIN, len(self._holders) + CALLBACK_QUEUE_MIN))
         softioc.iocInit(self._dispatcher)
         for holder in self._holders:
             holder.start()
@@ -131,7 +137,7 @@ class EpicsPvServer:
         if self._read_period > 0:
             self._spawn("ioc-read", self._read_loop)
         log.info(
-            "serving %d PVs under %s: in %.1f s",
+            "IOC initialised: %d records under %s in %.1f s",
             len(self._holders),
             self._base,
             time.monotonic() - started,
