@@ -103,6 +103,7 @@ class EpicsPvHolder:
         self._started = False
         self._early: Any = None
         self._after_write = False
+        self._shown: tuple[Any, tuple[int, int]] | None = None
         self.record = self._create_record()
         # The softioc device object behind the record: its stored value carries the alarm that
         # Out-record processing applies (see _set_out).
@@ -163,16 +164,25 @@ class EpicsPvHolder:
             self._warn("push", "%s: update not served: %s", self.name.full, error)
 
     def push(self, vv: Any) -> None:
-        """Show ``vv`` (a VariableValue) on the record, with its alarm state."""
+        """Show ``vv`` (a VariableValue) on the record, with its alarm state.
+
+        An update that changes neither the value nor the alarm shown is skipped.
+        """
         if not self.writable:
-            value, (severity, status) = self._render(vv)
-            self._device.set(value, severity=severity, alarm=status)
+            self._set_in(*self._render(vv), skip_same=True)
             return
         with self._out_lock() as free:
             if free:
                 if self._after_write:
                     vv = self._current_after_write(vv)
-                self._set_out(*self._render(vv))
+                value, state = self._render(vv)
+                if not self._shows(value, state):
+                    self._set_out(value, state)
+
+    def _shows(self, value: Any, state: tuple[int, int]) -> bool:
+        """True when the record already shows ``value`` with alarm ``state``."""
+        shown = self._shown
+        return shown is not None and shown[1] == state and _same(shown[0], value)
 
     def _current_after_write(self, vv: Any) -> Any:
         """The tree's current value in place of ``vv``, for updates that follow a client put.
@@ -184,6 +194,7 @@ class EpicsPvHolder:
         current = self.var.getVariableValue(read=False)
         if _same(current.value, vv.value):
             self._after_write = False
+        self._shown: tuple[Any, tuple[int, int]] | None = None
         return current
 
     def _render(self, vv: Any) -> tuple[Any, tuple[int, int]]:
@@ -218,7 +229,7 @@ class EpicsPvHolder:
     def _show_current(self) -> None:
         """Show the tree's current value, read while no client put can start."""
         if not self.writable:
-            self.push(self.var.getVariableValue(read=False))
+            self._set_in(*self._render(self.var.getVariableValue(read=False)))
             return
         with self._out_lock() as free:
             if free:
@@ -227,7 +238,7 @@ class EpicsPvHolder:
     def _show_alarm(self, state: tuple[int, int]) -> None:
         """Show alarm ``state`` on the record, keeping its value."""
         if not self.writable:
-            self._device.set(self.record.get(), severity=state[0], alarm=state[1])
+            self._set_in(self.record.get(), state)
             return
         with self._out_lock() as free:
             if free:
@@ -242,7 +253,8 @@ class EpicsPvHolder:
         when it completes instead (see :meth:`_release`).
         """
         with self._push_lock, scan_lock(self._device._record):
-            free = not self._busy and not self._client_value_waiting()
+            # Only a client put since our last push can have left a value waiting.
+            free = not self._busy and (self._shown is not None or not self._client_value_waiting())
             if not free:
                 with self._lock:
                     self._deferred = True
@@ -267,6 +279,15 @@ class EpicsPvHolder:
         device._value = (device._value[0], *state)
         with own_push():
             device.set(value)
+        self._shown = (value, state)
+
+    def _set_in(self, value: Any, state: tuple[int, int], skip_same: bool = False) -> None:
+        """Set the In record to ``value`` with alarm ``state`` (unless shown and ``skip_same``)."""
+        with self._push_lock:
+            if skip_same and self._shows(value, state):
+                return
+            self._device.set(value, severity=state[0], alarm=state[1])
+            self._shown = (value, state)
 
     # --- EPICS → tree --------------------------------------------------------------------------
 
@@ -275,6 +296,7 @@ class EpicsPvHolder:
         if pushing():
             skip_dispatch()
             return True
+        self._shown = None  # whatever happens next, the record no longer shows our last push
         raw = puttrap.take(self.name.record, self.name.full)
         if raw is not None and self.mapping.sent:
             value = self._as_sent(raw, value)
@@ -283,20 +305,23 @@ class EpicsPvHolder:
         except PutRejected as error:
             self._reject(value, str(error))
             return False
-        with self._lock:
-            self._busy = True
-            self._after_write = True
+        self._after_write = True
         future = self._dispatcher.submit(self._write, argument)
         try:
             future.result(timeout=WRITE_BUDGET)
         except TimeoutError:
-            pass
-        except Exception as error:
+            # A slow write: the put completes when it returns (see _on_update); until then the
+            # record belongs to the put. (Pushes wait on the record's lock, which we hold.)
             with self._lock:
-                self._busy = False
+                self._busy = True
+            self._inflight = future
+            return True
+        except Exception as error:
             self._reject(value, f"tree write failed: {error}")
             return False
-        self._inflight = future
+        # The write is done: the put completes within this processing, with no hand-off.
+        self._write_failed = False
+        skip_dispatch()
         return True
 
     def _as_sent(self, raw: puttrap.RawPut, converted: Any) -> Any:

@@ -20,9 +20,12 @@ from .conftest import READ_PERIOD
 from .reliability_support import CA_PUT_FAILED, arrivals, ca_put_refused
 from .support import PUT_TIMEOUT, wait_for
 
-LATENCY = 1.0
+LATENCY = 2.0
 #: A functional bound, not a benchmark: what "keeps flowing" means during a slow write.
 PROMPT = 0.5
+#: A once-a-second monitor held up by the slow device would miss at least LATENCY seconds of
+#: updates; a gap shorter than this (room for a loaded CI machine) shows it kept flowing.
+FLOWING_GAP = 1 + LATENCY / 2
 
 
 @pytest.fixture
@@ -159,4 +162,4 @@ def test_slow_write_does_not_hold_up_other_pvs(ioc, ca, pva, sim_control, protoc
     # UpTimeCnt is polled once a second: around the slow put its updates keep that pace.
     for name, timed in uptime.items():
         gaps = timed.gaps(start, end)
-        assert gaps and max(gaps) < 1 + PROMPT, f"{name} UpTimeCnt gaps {gaps} during the slow put"
+        assert gaps and max(gaps) < FLOWING_GAP, f"{name} UpTimeCnt gaps {gaps} during the slow put"
