@@ -90,6 +90,17 @@ def emit(*fields: Any) -> None:
     print(TAG, *fields, flush=True)
 
 
+def emit_ready(n: int, started: float, imported: float, built: float, ready: float) -> None:
+    """Announce that the IOC serves all ``n`` PVs, with how long each start-up phase took."""
+    emit(
+        "READY",
+        f"n={n}",
+        f"import={imported - started:.3f}",
+        f"build={built - imported:.3f}",
+        f"init={ready - built:.3f}",
+    )
+
+
 def command_loop(set_value: Callable[[int, Any], None], n: int) -> None:
     """Serve the client's commands from stdin until ``quit`` or end of input.
 

@@ -55,13 +55,7 @@ def main() -> None:
     builder.LoadDatabase()
     softioc.iocInit(asyncio_dispatcher.AsyncioDispatcher())
     ready = time.perf_counter()
-    common.emit(
-        "READY",
-        f"n={n}",
-        f"import={imported - STARTED:.3f}",
-        f"build={built - imported:.3f}",
-        f"init={ready - built:.3f}",
-    )
+    common.emit_ready(n, STARTED, imported, built, ready)
     common.command_loop(lambda i, v: records[i].set(v), n)
     common.leave()
 

@@ -63,13 +63,7 @@ def main() -> None:
     EpicsPvServer(base=prefix, root=root)
     root.start()
     ready = time.perf_counter()
-    common.emit(
-        "READY",
-        f"n={n}",
-        f"import={imported - STARTED:.3f}",
-        f"build={built - imported:.3f}",
-        f"init={ready - built:.3f}",
-    )
+    common.emit_ready(n, STARTED, imported, built, ready)
     common.command_loop(lambda i, v: variables[i].set(v), n)
     root.stop()
     common.leave()

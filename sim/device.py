@@ -333,7 +333,7 @@ def _registerBlock(name: str, base: int, memory: MemoryEmulator, *regs: RemoteVa
     return block
 
 
-def _nested(path: str, *leaves: LocalVariable) -> Device:
+def nested_devices(path: str, *leaves: LocalVariable) -> Device:
     """Devices nested along the dotted `path`, the innermost holding `leaves`."""
     names = path.split(".")
     device = Device(name=names[-1])
@@ -373,7 +373,7 @@ class SimRoot(Root):
                 _registerBlock(
                     "Slow", SLOW_BASE, self.memory, RemoteVariable(name="Reg", offset=0)
                 ),
-                _nested(
+                nested_devices(
                     "Crate.Slot03.CarrierBoard.FrontEndAmplifierChannel07",
                     LocalVariable(name="CalibrationCoefficient", value=1.0),
                     LocalVariable(name="GainStageSelection", value=0),

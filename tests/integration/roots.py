@@ -6,6 +6,7 @@ They are built from ``sim.tree``, the same pyrogue-compatible tree the simulator
 
 from __future__ import annotations
 
+from sim.device import nested_devices
 from sim.memory import MemoryEmulator
 from sim.tree import Device, LocalVariable, RemoteVariable, Root, UInt
 
@@ -13,16 +14,6 @@ LONG_DESCRIPTION = "A description much longer than the forty characters that EPI
 #: Device names along a path whose PV name is over 500 characters long.
 DEEP_PATH = [f"Level{i}" + "x" * 44 for i in range(10)]
 ABOVE_INT64 = 2**64 - 1
-
-
-def _nested(names: list[str], *leaves: LocalVariable) -> Device:
-    device = Device(name=names[-1])
-    device.add(leaves)
-    for name in reversed(names[:-1]):
-        outer = Device(name=name)
-        outer.add(device)
-        device = outer
-    return device
 
 
 class EdgeRoot(Root):
@@ -46,7 +37,7 @@ class EdgeRoot(Root):
                 RemoteVariable(name="BigUInt64", offset=0x08, bitSize=64, base=UInt, value=5),
             ]
         )
-        self.add([edge, _nested(DEEP_PATH, LocalVariable(name="Leaf", value=3))])
+        self.add([edge, nested_devices(".".join(DEEP_PATH), LocalVariable(name="Leaf", value=3))])
 
 
 class BadNameRoot(Root):
