@@ -319,8 +319,13 @@ class EpicsPvHolder:
         except Exception as error:
             self._reject(value, f"tree write failed: {error}")
             return False
-        # The write is done: the put completes within this processing, with no hand-off.
+        # The write is done: the put completes within this processing, with no hand-off. An
+        # accepted put ends the WRITE alarm of an earlier refusal (the tree's own alarm state
+        # follows with the listener's update).
         self._write_failed = False
+        record = self._device._record
+        if record.NSTA == alarm.WRITE_ALARM:
+            record.NSEV, record.NSTA = NO_ALARM
         skip_dispatch()
         return True
 

@@ -8,7 +8,10 @@ import time
 
 import pytest
 
+from .reliability_support import ca_put_refused
 from .support import same, wait_for
+
+DBR_DOUBLE = 6
 
 PROTOCOLS = ("ca", "pva")
 
@@ -165,6 +168,26 @@ def test_refused_put_changes_nothing(ioc, ca, pva, path, good, bad, protocol):
     # The next accepted write clears the alarm.
     pva.put(pv, good)
     wait_for(lambda: ca.alarm(pv) == ("NO_ALARM", "NO_ALARM"), what=f"{pv} alarm cleared")
+
+
+@pytest.mark.parametrize("protocol", ["ca", "pva"])
+def test_accepted_put_ends_the_write_alarm_when_it_completes(ioc, ca, pva, ca_errors, protocol):
+    """Not only later, when the tree's next update arrives: the completed put was accepted.
+
+    Cmd.Count is RW and also set tree-side (by SetCount): a tree update while the WRITE alarm of
+    a refused put stands carries that alarm along, and the next accepted put must end it.
+    """
+    count, set_count = ioc.pv("Cmd.Count"), ioc.pv("Cmd.SetCount")
+    ca_put_refused(ca_errors, count, 2.5, DBR_DOUBLE)
+    assert ca.alarm(count) == ("WRITE", "INVALID")
+    pva.put(set_count, 4321)
+    wait_for(lambda: pva.get(count) == 4321, what="Count set tree-side")
+    assert ca.alarm(count) == ("WRITE", "INVALID")
+    # Hold the tree's update thread, so no listener update can repair the alarm meanwhile.
+    pva.put(ioc.pv("SimControl.Wedge"), 1.0)
+    (ca if protocol == "ca" else pva).put(count, 1234)
+    assert ca.alarm(count) == ("NO_ALARM", "NO_ALARM")
+    assert pva.get(count) == 1234
 
 
 def test_refused_put_leaves_the_tree_alone(ioc, ca, pva):
