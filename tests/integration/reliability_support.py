@@ -330,12 +330,13 @@ def _pva_connections(conf: dict[str, str], name: str, deadline: float, counts: _
 
 def connect_worker(opts: argparse.Namespace) -> dict[str, Any]:
     """``opts.ca`` + ``opts.pva`` threads, each connecting and disconnecting until the deadline."""
-    from p4p.client.thread import Context
-
     counts = _Counts()
     conf = _pva_conf()
-    lib = _libca()
-    Context("pva", conf=conf, useenv=False).close()  # p4p's one-time start-up, before the clock
+    lib = _libca() if opts.ca else None
+    if opts.pva:
+        from p4p.client.thread import Context
+
+        Context("pva", conf=conf, useenv=False).close()  # one-time start-up, before the clock
     deadline = time.monotonic() + opts.seconds
     threads = [
         threading.Thread(target=_ca_connections, args=(lib, opts.pv.encode(), deadline, counts))

@@ -3,13 +3,14 @@
 The IOC under load is a dedicated subprocess: the test reads its RSS, open file descriptors and
 threads from /proc, so it runs only against a local IOC (skipped when IOC_TEST_PREFIX is set).
 
-Load: ``CONNECT_WORKERS`` client processes, each with ``PER_WORKER`` threads holding a CA context
-of their own and as many holding a p4p Context of their own (each one a TCP connection to the
-IOC), connect, get the heartbeat and disconnect in a loop for ``STORM_SECONDS``. At the same time
-a flood process keeps ``FLOOD_PER_PV`` CA and as many PVA monitors on each of six PVs: LocalInt,
-which it puts to rising values as fast as the IOC completes the puts, RoInt, which the tree sets
-from it (every monitor of these two must see rising values only and end with the last one), and
-four PVs the tree changes every second. A short warm-up storm first takes the one-time allocations
+Load: ``CONNECT_WORKERS`` pairs of client processes, one with ``PER_WORKER`` threads each holding
+a CA context of its own, the other as many threads each holding a p4p Context of its own (each one
+a TCP connection to the IOC), connect, get the heartbeat and disconnect in a loop for
+``STORM_SECONDS``. At the same time a flood process keeps ``FLOOD_PER_PV`` CA and as many PVA
+monitors on each of six PVs: LocalInt, which it puts to rising values as fast as the IOC completes
+the puts, RoInt, which the tree sets from it (every monitor of these two must see rising values
+only and end with the last one), and four PVs the tree changes every second. A short warm-up
+storm first takes the one-time allocations
 (thread pools, malloc arenas), then the baseline is measured.
 
 Afterwards the IOC must answer gets and puts, its RSS must come back to within ``RSS_SLACK_KB`` of
@@ -69,10 +70,19 @@ def storm_ioc(ioc_factory):
 
 def storm(ioc, ports, tmp: Path, seconds: float, flood: bool, probe) -> list[dict]:
     """Run the connect workers (and the flood) for ``seconds``; return their summaries."""
-    connect = ["--pv", ioc.heartbeat, "--ca", str(PER_WORKER), "--pva", str(PER_WORKER)]
-    connect += ["--seconds", str(seconds)]
-    logs = [tmp / f"connect-{i}.log" for i in range(CONNECT_WORKERS)]
-    workers = [start_worker("connect", ports, log, *connect) for log in logs]
+    # CA and PVA clients in separate processes: pyepics' libca and p4p's libraries in one
+    # process, each creating and destroying contexts from many threads, once corrupted the heap.
+    common = ["--pv", ioc.heartbeat, "--seconds", str(seconds)]
+    per_protocol = {
+        "ca": ["--ca", str(PER_WORKER), "--pva", "0"],
+        "pva": ["--ca", "0", "--pva", str(PER_WORKER)],
+    }
+    logs, workers = [], []
+    for i in range(CONNECT_WORKERS):
+        for protocol, counts in per_protocol.items():
+            log = tmp / f"connect-{protocol}-{i}.log"
+            logs.append(log)
+            workers.append(start_worker("connect", ports, log, *common, *counts))
     if flood:
         args = ["--write", ioc.pv(FLOOD_WRITE), "--per-pv", str(FLOOD_PER_PV)]
         args += [arg for path in FLOOD_FOLLOW for arg in ("--follow", ioc.pv(path))]
@@ -163,7 +173,9 @@ def test_connection_storm_and_monitor_flood_leave_no_trace(storm_ioc, ca, pva_of
     assert totals["ca_ok"] >= 200 and totals["pva_ok"] >= 200, totals
     failed = totals["ca_failed"] + totals["pva_failed"]
     assert failed <= 0.01 * (totals["ca_ok"] + totals["pva_ok"]), totals
-    assert peak["fds"] > fds0 + 100, f"the storm never held many connections: {peak}"
+    # Connections are short-lived, so a 0.25 s sample sees only part of them at once; the flood's
+    # 240 monitors alone are on 2 long-lived circuits.
+    assert peak["fds"] > fds0 + 50, f"the storm never held many connections: {peak}"
     assert all(r.get("threads_left", 0) == 0 for r in connects), connects
     assert flood["returncode"] == 0, flood
     # Every monitor that runs ends with the last value, and never steps back. (A few PVA
