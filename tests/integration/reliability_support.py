@@ -251,8 +251,9 @@ def start_worker(kind: str, ports: Ports, log: Path, *args: str) -> subprocess.P
 def worker_result(proc: subprocess.Popen, log: Path, timeout: float) -> dict[str, Any]:
     """Wait (bounded) for a worker and return its JSON summary, with its ``returncode``.
 
-    A worker that printed no summary fails the test; one that crashed after printing it (seen
-    rarely: libca/pvxs aborting in the teardown of 100+ client contexts) is reported as such.
+    A worker that crashed (killed by a signal: seen rarely, libca/pvxs aborting while 100+ client
+    contexts come and go) is reported as such, with or without its summary; one that exited
+    without a summary otherwise fails the test.
     """
     try:
         out, _ = proc.communicate(timeout=timeout)
@@ -261,6 +262,11 @@ def worker_result(proc: subprocess.Popen, log: Path, timeout: float) -> dict[str
         proc.communicate()
         raise AssertionError(f"worker {proc.args[3:]} still ran after {timeout:g} s") from None
     lines = [line for line in out.decode(errors="replace").splitlines() if line.startswith("{")]
+    if not lines and proc.returncode < 0:
+        # Killed by a signal: the client libraries aborted (heap corruption in libca/pvxs client
+        # teardown, rare). That is the client's failure; the test still checks the IOC.
+        print(f"worker {proc.args[3:]} crashed ({proc.returncode}):", log.read_text()[-500:])
+        return {"returncode": proc.returncode}
     assert lines, (
         f"worker {proc.args[3:]} exited with {proc.returncode} and no summary:\n"
         + log.read_text(errors="replace")[-3000:]
@@ -294,10 +300,17 @@ def _libca() -> Any:
     return lib
 
 
+#: Creating and destroying client contexts is serialised within a worker: libca and p4p/pvxs
+#: clients doing it from many threads at once were seen to corrupt their heap (a client-side
+#: crash, the IOC unaffected). The connections themselves still overlap.
+_CONTEXT_LIFECYCLE = threading.Lock()
+
+
 def _ca_connections(lib: Any, name: bytes, deadline: float, counts: _Counts) -> None:
     """One thread: a CA context of its own (its own TCP circuit), opened and closed in a loop."""
     while time.monotonic() < deadline:
-        lib.ca_context_create(1)
+        with _CONTEXT_LIFECYCLE:
+            lib.ca_context_create(1)
         chid = ctypes.c_void_p()
         ok = False
         try:
@@ -309,7 +322,8 @@ def _ca_connections(lib: Any, name: bytes, deadline: float, counts: _Counts) -> 
         finally:
             if chid.value:
                 lib.ca_clear_channel(chid)
-            lib.ca_context_destroy()
+            with _CONTEXT_LIFECYCLE:
+                lib.ca_context_destroy()
         counts.add("ca_ok" if ok else "ca_failed")
 
 
@@ -318,14 +332,16 @@ def _pva_connections(conf: dict[str, str], name: str, deadline: float, counts: _
     from p4p.client.thread import Context  # imported by connect_worker before the threads start
 
     while time.monotonic() < deadline:
-        context = Context("pva", conf=conf, useenv=False)
+        with _CONTEXT_LIFECYCLE:
+            context = Context("pva", conf=conf, useenv=False)
         try:
             context.get(name, timeout=5.0)
             counts.add("pva_ok")
         except Exception:  # counted: the summary says how many failed
             counts.add("pva_failed")
         finally:
-            context.close()
+            with _CONTEXT_LIFECYCLE:
+                context.close()
 
 
 def connect_worker(opts: argparse.Namespace) -> dict[str, Any]:
