@@ -9,8 +9,9 @@ dispatcher. Two kinds of processing reach the dispatcher:
   post monitors: nothing is written back to the tree.
 
 ``validate`` runs in the same thread just before the dispatcher and tells them apart; it marks
-the second kind with :func:`skip_dispatch`, and the dispatcher then completes the processing
-synchronously instead of queuing any work.
+the second kind, and a client put whose write already finished within ``validate``, with
+:func:`skip_dispatch`, and the dispatcher then completes the processing synchronously instead of
+queuing any work.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ class PutDispatcher:
     ) -> None:
         """Entry point called by softioc from inside record processing."""
         if _take_skip():
-            # Our own push: finish the processing now, so its monitors are posted in order and
-            # the record never sits active waiting for a callback that has nothing to do.
+            # Nothing left to do (our own push, or a put already written): finish the processing
+            # now, so its monitors are posted in order and the record never sits active.
             completion_args[0].PACT = 0
             return
         self._pool.submit(self._run, func, func_args, completion, completion_args)

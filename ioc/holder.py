@@ -8,8 +8,9 @@ Two paths run through a holder, both set up once when it is built:
   writes back to the tree.
 * EPICS → tree (``validate`` and ``on_update``): a client put is checked before anything is
   written; a valid put is written on the dispatcher's pool. A write that finishes within
-  :data:`WRITE_BUDGET` reports its failure to the client; a slower one completes the put when it
-  returns (CA put-callback, PVA put with wait) without holding up other clients.
+  :data:`WRITE_BUDGET` completes the put at once or reports its failure to the client; a slower
+  one completes the put when it returns (CA put-callback, PVA put with wait) without holding up
+  other clients.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class TreeActivity:
 
     def listener(self, path: str, vv: Any) -> None:
         """A Variable listener that only notes the delivery."""
-        self.last = time.monotonic()
+        self.touch()
 
 
 #: Shared by every holder of the process; the heartbeat reads it.
@@ -96,7 +97,7 @@ class EpicsPvHolder:
         self._push_lock = threading.Lock()
         self._busy = False
         self._deferred = False
-        self._inflight: Future | None = None
+        self._inflight: Future | None = None  # the slow write a put waits for
         self._write_failed = False
         self._read_failed = False
         self._last_log: dict[str, float] = {}
@@ -151,7 +152,7 @@ class EpicsPvHolder:
 
     def _on_tree_update(self, path: str, vv: Any) -> None:
         """Listener: runs on the Root's update thread, must never raise into it."""
-        tree_activity.last = time.monotonic()
+        tree_activity.touch()
         if not self._started:
             with self._lock:
                 if not self._started:
@@ -367,10 +368,11 @@ class EpicsPvHolder:
         record.NSEV, record.NSTA = WRITE_FAILED
 
     def _on_update(self, value: Any) -> Any:
-        """softioc on_update, on the pool: wait for the write; the put completes after it."""
+        """softioc on_update, on the pool, for a slow write: wait for it; the put completes after.
+
+        (A write that finished within ``validate`` completed its put there: no on_update runs.)
+        """
         future, self._inflight = self._inflight, None
-        if future is None:
-            return self._release
         try:
             future.result()
         except Exception as error:
