@@ -56,7 +56,8 @@ IT_PROJECT    ?= rogue-ioc-it
 IT_DEADLINE   ?= 120
 # Free host ports (no clash with a running deployment); the IOC's own reads every 0.5 s, as the
 # suite's local IOCs do.
-IT_COMPOSE     = IOC_PUBLISH_CA=0 IOC_PUBLISH_PVA=0 IOC_READ_PERIOD=0.5 $(COMPOSE) -p $(IT_PROJECT)
+IT_COMPOSE     = IOC_IMAGE=$(IMAGE) TESTS_IMAGE=$(TESTS_IMAGE) DROPIN_IMAGE=$(DROPIN_IMAGE) \
+                 IOC_PUBLISH_CA=0 IOC_PUBLISH_PVA=0 IOC_READ_PERIOD=0.5 $(COMPOSE) -p $(IT_PROJECT)
 
 ## base-image: bootstrap Debian bookworm (minbase + python3) into $(LOCAL_BASE), no registry
 ## needed; with another BASE_IMAGE (labs with a registry) it is pulled instead
