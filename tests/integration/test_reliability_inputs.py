@@ -308,6 +308,10 @@ def test_bad_put_is_refused(ioc, ca, pva, ca_errors, case: Case):
         pva.put(pv, first)
         # PVA reads an enum as its index; BigEnum/InputSelect are label strings on both.
         before = (first, first)
+        if case.path == "Types.LocalInt":
+            # The tree's copy follows through a listener: read the witness once it has.
+            mirror = ioc.pv("Types.RoInt")
+            wait_for(lambda: pva.get(mirror) == first, what="RoInt to follow LocalInt")
     else:
         before = read(ca, pva, pv, case.path)
     tree = witness(ioc, pva, case.path)
