@@ -124,10 +124,8 @@ class EpicsPvHolder:
                 "always_update": True,
                 "blocking": True,
             }
-        record = self.mapping.create(self.name.record, self.writable, initial, **extra)
-        if self.name.aliased:
-            record.add_alias(self.name.full)
-        return record
+        alias = self.name.full if self.name.aliased else None
+        return self.mapping.create(self.name.record, self.writable, initial, alias, **extra)
 
     def _initial_value(self) -> tuple[Any, tuple[int, int]]:
         """The record's value at creation and the alarm to show once the IOC runs."""

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from softioc import builder
 
+from . import _softioc
 from .validation import (
     PutRejected,
     check_array,
@@ -32,6 +33,25 @@ DEFAULT_STRING_CAPACITY = 4096
 #: mbbi/mbbo hold at most 16 states whose labels have at most 25 characters.
 MBB_MAX_STATES = 16
 MBB_MAX_LABEL = 25
+#: Field name prefixes of the 16 mbbi/mbbo states (``ZRST``/``ZRVL`` … ``FFST``/``FFVL``).
+MBB_PREFIXES = (
+    "ZR",
+    "ON",
+    "TW",
+    "TH",
+    "FR",
+    "FV",
+    "SX",
+    "SV",
+    "EI",
+    "NI",
+    "TE",
+    "EL",
+    "TV",
+    "TT",
+    "FT",
+    "FF",
+)
 #: PREC of a float whose display format names no precision ('{:f}' also shows 6 decimals).
 DEFAULT_PRECISION = 6
 #: Sizes of EPICS string fields in bytes, without the terminating NUL.
@@ -83,10 +103,14 @@ class Mapping:
     writes_text: bool = False
     writable: bool = True
 
-    def create(self, name: str, out: bool, initial: Any, **callbacks: Any) -> Any:
-        """Create the softioc record ``name`` (In or Out) holding ``initial``."""
+    def create(
+        self, name: str, out: bool, initial: Any, alias: str | None = None, **callbacks: Any
+    ) -> Any:
+        """Create the softioc record ``name`` (In or Out) holding ``initial``, maybe aliased."""
         maker = self.make_out if out else self.make_in
-        return maker(name, initial_value=initial, **self.fields, **callbacks)
+        return _softioc.create(
+            maker, name, alias=alias, initial_value=initial, **self.fields, **callbacks
+        )
 
 
 # --- limits --------------------------------------------------------------------------------------
@@ -259,17 +283,17 @@ def _mbb(enum: dict) -> Mapping:
         except (KeyError, TypeError):
             raise UnservableValue(f"{vv.value!r} is not a key of the enum") from None
 
-    def make(out: bool) -> Callable[..., Any]:
-        maker = builder.mbbOut if out else builder.mbbIn
-        return lambda name, **kw: maker(name, *labels, **kw)
-
+    states: dict[str, Any] = {}
+    for position, (prefix, label) in enumerate(zip(MBB_PREFIXES, labels, strict=False)):
+        states |= {f"{prefix}ST": label, f"{prefix}VL": position}
     return Mapping(
         kind="mbbi/mbbo",
-        make_in=make(False),
-        make_out=make(True),
+        make_in=builder.mbbIn,
+        make_out=builder.mbbOut,
         to_record=to_record,
         from_record=lambda v: check_index(v, keys),
         sent="state",
+        fields=states,
     )
 
 

@@ -7,16 +7,18 @@ and the background threads.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from softioc import alarm, builder, softioc
 from softioc.imports import callbackSetQueueSize
 
-from . import puttrap
+from . import _softioc, puttrap
 from .dispatch import PutDispatcher
 from .holder import EpicsPvHolder, tree_activity
 from .naming import RecordName, heartbeat_name, plan_names, pv_name
@@ -113,20 +115,8 @@ class EpicsPvServer:
         )
         _running_server = self
         started = time.monotonic()
-        self._dispatcher = PutDispatcher()
-        self._holders = [
-            EpicsPvHolder(var, self._names[path], self._dispatcher)
-            for path, (var, _) in variables.items()
-        ]
-        beat = builder.longIn(self.heartbeat, initial_value=0, DESC="rogue-ioc heartbeat")
-        builder.LoadDatabase()
-        puttrap.install()
-        # An In record's update is one queued callback (at most one per record at a time); a
-        # full queue drops it, and with it possibly the last value. Room for every record.
-        callbackSetQueueSize(max(CALLBACK_QUEUE_MIN, len(self._holders) + CALLBACK_QUEUE_MIN))
-        softioc.iocInit(self._dispatcher)
-        for holder in self._holders:
-            holder.start()
+        with _bulk_allocation():
+            beat = self._build_ioc(variables)
         for var in self._root.variableList:
             # The Root's own variables (pyrogue polls root.Time every second) keep the heartbeat
             # informed even when they are not served.
@@ -142,6 +132,26 @@ class EpicsPvServer:
             self._base,
             time.monotonic() - started,
         )
+
+    def _build_ioc(self, variables: dict[str, tuple[Any, str]]) -> Any:
+        """Holders and records, ``iocInit``, holders started; returns the heartbeat record."""
+        self._dispatcher = PutDispatcher()
+        self._holders = [
+            EpicsPvHolder(var, self._names[path], self._dispatcher)
+            for path, (var, _) in variables.items()
+        ]
+        beat = _softioc.create(
+            builder.longIn, self.heartbeat, initial_value=0, DESC="rogue-ioc heartbeat"
+        )
+        _softioc.load_database()
+        puttrap.install()
+        # An In record's update is one queued callback (at most one per record at a time); a
+        # full queue drops it, and with it possibly the last value. Room for every record.
+        callbackSetQueueSize(max(CALLBACK_QUEUE_MIN, len(self._holders) + CALLBACK_QUEUE_MIN))
+        softioc.iocInit(self._dispatcher)
+        for holder in self._holders:
+            holder.start()
+        return beat
 
     def _stop(self) -> None:
         """Stop the background threads; the Root calls this when it stops.
@@ -192,6 +202,24 @@ class EpicsPvServer:
             for holder in self._holders:
                 if not holder.var.isCommand:
                     holder.refresh()
+
+
+@contextlib.contextmanager
+def _bulk_allocation() -> Iterator[None]:
+    """No cyclic garbage collection while start-up allocates a dozen objects per record.
+
+    Collections triggered by that many allocations rescan everything built so far, again and
+    again. Afterwards what start-up built is frozen: later collections, which pause puts and
+    updates, no longer scan it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
 
 
 def _groups(groups: str | Iterable[str] | None) -> list[str] | None:

@@ -80,6 +80,16 @@ def labels(count: int, width: int = 5) -> dict[int, str]:
     return {3 * i: f"S{i:0{width - 1}d}" for i in range(count)}
 
 
+def states(enum: dict) -> dict[str, Any]:
+    """The mbbi/mbbo state fields of ``enum``: labels in the enum's order, values 0..n-1."""
+    prefixes = ("ZR", "ON", "TW", "TH", "FR", "FV", "SX", "SV", "EI", "NI", "TE", "EL", "TV")
+    prefixes += ("TT", "FT", "FF")
+    result: dict[str, Any] = {}
+    for position, label in enumerate(enum.values()):
+        result |= {f"{prefixes[position]}ST": label, f"{prefixes[position]}VL": position}
+    return result
+
+
 def rng(low: int, high: int) -> dict[str, int]:
     return {"LOPR": low, "HOPR": high}
 
@@ -110,6 +120,7 @@ KIND_TRAITS = {
     INT64_KIND: (builder.int64In, builder.int64Out, False, "scalar"),
     AI: (builder.aIn, builder.aOut, False, "scalar"),
     BI: (builder.boolIn, builder.boolOut, False, "state"),
+    MBB: (builder.mbbIn, builder.mbbOut, False, "state"),
     LABEL: (builder.longStringIn, builder.longStringOut, True, ""),
     STRING: (builder.longStringIn, builder.longStringOut, False, ""),
     WAVE: (builder.WaveformIn, builder.WaveformOut, False, "array"),
@@ -204,8 +215,8 @@ TABLE = [
         id="Float32-model-range",
     ),
     # enums
-    pytest.param(FakeVar("UInt8", enum=SPARSE), MBB, {}, id="enum-sparse-keys"),
-    pytest.param(FakeVar("int", enum=labels(16, 25)), MBB, {}, id="enum-16x25"),
+    pytest.param(FakeVar("UInt8", enum=SPARSE), MBB, states(SPARSE), id="enum-sparse-keys"),
+    pytest.param(FakeVar("int", enum=labels(16, 25)), MBB, states(labels(16, 25)), id="enum-16x25"),
     pytest.param(FakeVar("int", enum=labels(17)), LABEL, {"length": 64}, id="enum-17-labels"),
     pytest.param(
         FakeVar("int", enum={0: "a" * 26, 1: "b"}), LABEL, {"length": 64}, id="enum-26-chars"
@@ -213,7 +224,12 @@ TABLE = [
     pytest.param(
         FakeVar("int", enum={0: "a" * 100, 1: "b"}), LABEL, {"length": 102}, id="enum-100-chars"
     ),
-    pytest.param(FakeVar("str", enum={"x": "X", "y": "Y"}), MBB, {}, id="enum-string-keys"),
+    pytest.param(
+        FakeVar("str", enum={"x": "X", "y": "Y"}),
+        MBB,
+        states({"x": "X", "y": "Y"}),
+        id="enum-string-keys",
+    ),
     # strings
     pytest.param(FakeVar("str", value=""), STRING, TEXT, id="str"),
     pytest.param(FakeVar("String(32)", value=""), STRING, {"length": 33}, id="String(32)"),

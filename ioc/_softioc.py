@@ -1,0 +1,392 @@
+"""The one adapter over pythonSoftIOC's and epicsdbbuilder's internals: fast record building.
+
+softioc's builder functions (``builder.aIn`` …) create each record through epicsdbbuilder, which
+checks every field value as it is set by walking the record type's whole field list in the static
+database: most of the IOC's start-up at 10,000 records and more. :func:`create` builds the same
+records (same record type, DTYP, link, defaults, device support object) without that walk:
+
+* each field name is checked against the record type's definition (a set lookup), each value
+  against the field's type and size, read once per record type from the loaded DBD; menu, device
+  and link values (few distinct ones) go through epicsdbbuilder's own check once per value;
+* the database text of every record is written in one pass and loaded by one ``dbLoadDatabase``
+  (:func:`load_database`), together with anything created through softioc's builder directly.
+
+Builder functions without an entry in the table below are called as they are.
+
+Checked against softioc 4.7.x (4.7.2) and epicsdbbuilder 1.5 (:data:`SUPPORTED`); the internals
+used, and why each is safe:
+
+* ``builder.PythonDevice.<kind>.record`` / ``.dtyp`` / ``.builder._type``: the device support
+  class, DTYP and record type softioc itself pairs for each builder function, read rather than
+  repeated here.
+* ``softioc.device.<class>(name, **device_args)``: the object softioc's record wrapper creates; it
+  registers itself under ``name`` for ``init_record`` and takes exactly the keyword arguments of
+  ``pythonSoftIoc.RecordWrapper`` (:data:`DEVICE_ARGUMENTS`).
+* the builder's defaults (:data:`IN_DEFAULTS`, :data:`OUT_DEFAULTS`, MDEL of longin/int64in, the
+  long-string ``Q:form`` info tag, ``_wf_nelm``/``_wf_dtype`` of arrays), repeated here and
+  compared with the builder's own records by the unit test;
+* ``<epicsdbbuilder record class>._validate.ValidFieldName/ValidFieldValue``: the builder's own
+  checks, used for field names and for the few menu/device/link values;
+* ``softioc.imports.get_field_offsets`` and ``softioc.fields.DBF_*``: each field's type and size;
+* ``softioc.builder.LoadDatabase``: writes and loads the builder's own records and closes record
+  creation.
+
+``tests/unit/test_softioc_adapter.py`` fails when a version outside :data:`SUPPORTED` is installed
+or when any of the above no longer behaves as described.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+from epicscorelibs.ioc import dbCore
+
+#: Buckets of EPICS's record-name hash table (its maximum; the default 512 makes loading and
+#: initialising 100,000 records spend seconds walking hash chains).
+NAME_TABLE_SIZE = 65536
+
+
+def _size_name_table() -> bool:
+    """Enlarge EPICS's record-name table; works only before the first database is read.
+
+    softioc reads its DBD files when it is imported, so this runs before importing it; when
+    something imported softioc earlier, the table keeps its default size (slower, same result).
+    """
+    if "softioc" in sys.modules:
+        return False
+    set_size = dbCore.dbPvdTableSize
+    set_size.argtypes = [ctypes.c_int]
+    return set_size(NAME_TABLE_SIZE) == 0
+
+
+name_table_sized = _size_name_table()
+
+from softioc import builder, fields, imports  # noqa: E402 - after sizing the name table
+from softioc.softioc import dbLoadDatabase  # noqa: E402
+
+#: Versions this adapter was checked against: (first supported, first unsupported).
+SUPPORTED = {"softioc": ((4, 7), (4, 8)), "epicsdbbuilder": ((1, 5), (1, 6))}
+#: Keyword arguments that belong to the device support object, not to the record's fields.
+DEVICE_ARGUMENTS = frozenset(
+    {
+        "on_update",
+        "on_update_name",
+        "validate",
+        "always_update",
+        "initial_value",
+        "blocking",
+        "autosave",
+    }
+)
+#: What softioc's builder gives every In record and every scalar Out record.
+IN_DEFAULTS: dict[str, Any] = {"SCAN": "I/O Intr", "PINI": "YES", "DISP": 1}
+OUT_DEFAULTS: dict[str, Any] = {"OMSL": "supervisory"}
+#: Distinct field lines remembered per record type (unique values such as DESC fill it up).
+LINE_CACHE = 20000
+#: Longest record name EPICS accepts (PVNAME_STRINGSZ without the NUL).
+MAX_NAME = 60
+
+
+def _installed(package: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version(package).split(".")[:2])
+
+
+def check_versions() -> None:
+    """Raise ``RuntimeError`` when softioc or epicsdbbuilder is outside :data:`SUPPORTED`."""
+    for package, (low, high) in SUPPORTED.items():
+        found = _installed(package)
+        if not low <= found < high:
+            raise RuntimeError(
+                f"ioc._softioc was checked against {package} {low}..<{high}, found "
+                f"{version(package)}: re-check the internals listed in its docstring"
+            )
+
+
+check_versions()
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one builder function's records are made: device class, DTYP, type, defaults."""
+
+    device: Callable[..., Any]
+    dtyp: str
+    record_type: str
+    link: str
+    defaults: dict[str, Any]
+    array: str = ""  # "" scalar, "string" long string (char waveform), "waveform"
+
+    @classmethod
+    def of(cls, attribute: str, defaults: dict[str, Any], array: str = "") -> Kind:
+        """The kind of ``builder.PythonDevice.<attribute>`` with the builder's ``defaults``."""
+        maker = getattr(builder.PythonDevice, attribute)
+        device = maker.record
+        return cls(device, maker.dtyp, maker.builder._type, device._link_, defaults, array)
+
+
+_LONG_IN = IN_DEFAULTS | {"MDEL": -1}
+KINDS: dict[Callable[..., Any], Kind] = {
+    builder.aIn: Kind.of("ai", IN_DEFAULTS),
+    builder.aOut: Kind.of("ao", OUT_DEFAULTS),
+    builder.boolIn: Kind.of("bi", IN_DEFAULTS),
+    builder.boolOut: Kind.of("bo", OUT_DEFAULTS),
+    builder.longIn: Kind.of("longin", _LONG_IN),
+    builder.longOut: Kind.of("longout", OUT_DEFAULTS),
+    builder.int64In: Kind.of("int64in", _LONG_IN),
+    builder.int64Out: Kind.of("int64out", OUT_DEFAULTS),
+    builder.mbbIn: Kind.of("mbbi", IN_DEFAULTS),
+    builder.mbbOut: Kind.of("mbbo", OUT_DEFAULTS),
+    builder.stringIn: Kind.of("stringin", IN_DEFAULTS),
+    builder.stringOut: Kind.of("stringout", OUT_DEFAULTS),
+    builder.WaveformIn: Kind.of("waveform", IN_DEFAULTS, "waveform"),
+    builder.WaveformOut: Kind.of("waveform_out", {}, "waveform"),
+    builder.longStringIn: Kind.of("long_stringin", IN_DEFAULTS, "string"),
+    builder.longStringOut: Kind.of("long_stringout", {}, "string"),
+}
+
+
+# --- field checks ---------------------------------------------------------------------------------
+
+_INTEGER_FIELDS = {
+    fields.DBF_CHAR: (-(2**7), 2**7 - 1),
+    fields.DBF_UCHAR: (0, 2**8 - 1),
+    fields.DBF_SHORT: (-(2**15), 2**15 - 1),
+    fields.DBF_USHORT: (0, 2**16 - 1),
+    fields.DBF_LONG: (-(2**31), 2**31 - 1),
+    fields.DBF_ULONG: (0, 2**32 - 1),
+    fields.DBF_INT64: (-(2**63), 2**63 - 1),
+    fields.DBF_UINT64: (0, 2**64 - 1),
+}
+_FLOAT_FIELDS = frozenset({fields.DBF_FLOAT, fields.DBF_DOUBLE})
+
+
+class _RecordType:
+    """The fields of one record type, and checks of values written into them."""
+
+    def __init__(self, record_type: str) -> None:
+        self.name = record_type
+        self._builder = getattr(builder.records, record_type)
+        self._fields = imports.get_field_offsets(record_type)
+        self._checked: set[tuple[str, str]] = set()
+        self._lines: dict[tuple[str, type, Any], str] = {}
+
+    def line(self, field: str, value: Any) -> str:
+        """The database line ``field(NAME, "value")``, checked (see :meth:`check`).
+
+        Lines of repeated values (menus, limits, labels) are checked and formatted once.
+        """
+        key = (field, type(value), value)
+        try:
+            return self._lines[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value
+            return f"field({field}, {quote(self.check(field, value))})"
+        text = f"field({field}, {quote(self.check(field, value))})"
+        if len(self._lines) < LINE_CACHE:
+            self._lines[key] = text
+        return text
+
+    def check(self, field: str, value: Any) -> str:
+        """``value`` as database text for ``field``; ``ValueError`` if the field cannot hold it."""
+        described = self._fields.get(field)
+        if described is None or field == "NAME":
+            raise ValueError(f"record type {self.name} has no field {field}")
+        _, size, dbf = described
+        if dbf == fields.DBF_STRING:
+            text = str(value)
+            if len(text.encode()) >= size:
+                raise ValueError(f"{field} holds at most {size - 1} bytes: {text!r}")
+            return text
+        if dbf in _FLOAT_FIELDS:
+            number = float(value)
+            if math.isnan(number):
+                raise ValueError(f"{field} cannot be NaN")
+            return repr(number)
+        limits = _INTEGER_FIELDS.get(dbf)
+        if limits is not None:
+            number = int(value)
+            if number != value and str(number) != str(value):
+                raise ValueError(f"{field} takes an integer, not {value!r}")
+            if not limits[0] <= number <= limits[1]:
+                raise ValueError(f"{field} holds {limits[0]}..{limits[1]}, not {number}")
+            return str(number)
+        text = str(value)
+        if (field, text) not in self._checked:
+            # Menus, DTYP, links: epicsdbbuilder's own check, once per distinct value.
+            try:
+                self._builder._validate.ValidFieldValue(field, text)
+            except AssertionError as error:
+                raise ValueError(str(error)) from None
+            self._checked.add((field, text))
+        return text
+
+
+_record_types: dict[str, _RecordType] = {}
+
+
+def _record_type(name: str) -> _RecordType:
+    found = _record_types.get(name)
+    if found is None:
+        found = _record_types[name] = _RecordType(name)
+    return found
+
+
+def quote(text: str) -> str:
+    """``text`` as a double-quoted database string (backslash, quote and controls escaped)."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif ord(char) < 32 or ord(char) == 127:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+# --- building -------------------------------------------------------------------------------------
+
+_pending: list[str] = []
+
+
+def create(maker: Callable[..., Any], name: str, alias: str | None = None, **arguments: Any) -> Any:
+    """Create the record ``maker`` (a softioc builder function) would create, the fast way.
+
+    Returns softioc's device support object (``set``/``get`` as on a builder record). ``alias``
+    adds a second name for the record. Raises ``ValueError`` for a field the record type does not
+    have or a value it cannot hold, before anything is created.
+    """
+    kind = KINDS.get(maker)
+    if kind is None:
+        record = maker(name, **arguments)
+        if alias is not None:
+            record.add_alias(alias)
+        return record
+    if not 0 < len(name) <= MAX_NAME:
+        raise ValueError(f"record name {name!r} must have 1..{MAX_NAME} characters")
+    device_args = {key: arguments.pop(key) for key in DEVICE_ARGUMENTS if key in arguments}
+    record_fields = kind.defaults | arguments
+    info = ""
+    if kind.array:
+        info = _array_fields(kind, record_fields, device_args)
+    record_type = _record_type(kind.record_type)
+    lines = [
+        f'record({kind.record_type}, "{name}") {{',
+        f'field(DTYP, "{kind.dtyp}")',
+        f'field({kind.link}, "@{name}")',
+    ]
+    line = record_type.line
+    lines += [line(field, value) for field, value in record_fields.items() if value is not None]
+    if alias is not None:
+        lines.append(f'alias("{alias}")')
+    lines.append(info + "}\n")
+    device = kind.device(name, **device_args)
+    _pending.append("\n".join(lines))
+    return device
+
+
+def _array_fields(kind: Kind, record_fields: dict[str, Any], device_args: dict[str, Any]) -> str:
+    """NELM/FTVL and the device's element type for an array kind; the record's info lines."""
+    length = record_fields.pop("length")
+    if kind.array == "string":
+        dtype = np.dtype("int8")
+        device_args.setdefault("initial_value", "")
+        ftvl, info = "CHAR", 'info(Q:form, "String")\n'
+    else:
+        dtype = np.dtype(record_fields.pop("datatype"))
+        ftvl, info = builder.NumpyDtypeToDbf[dtype.name], ""
+    if length <= 0:
+        raise ValueError(f"an array needs at least one element, not {length}")
+    record_fields["NELM"] = length
+    record_fields["FTVL"] = ftvl
+    device_args["_wf_nelm"] = length
+    device_args["_wf_dtype"] = dtype
+    return info
+
+
+def load_database() -> None:
+    """Load every record created so far (here and through softioc's builder); call once.
+
+    After this no record can be created: next comes ``iocInit``.
+    """
+    if _pending:
+        fd, path = tempfile.mkstemp(suffix=".db", prefix="rogue-ioc-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write("\n".join(_pending))
+            dbLoadDatabase(path, None, None)
+        finally:
+            os.unlink(path)
+        _pending.clear()
+    builder.LoadDatabase()
+
+
+# --- record field access --------------------------------------------------------------------------
+# softioc's device support reads and writes record fields through ``fields._Record``, which builds
+# a ctypes pointer (``ctypes.cast``) for every access: at start-up every record's init_record and
+# first processing make several such accesses, and every put and update makes a few. The same
+# accesses through ``from_address`` give the same values without building a pointer.
+
+_Record = fields._Record
+_ORIGINAL_ACCESS = {
+    name: getattr(_Record, name) for name in ("__getattr__", "__setattr__", "write_val", "read_val")
+}
+_LINK_FIELDS = frozenset({fields.DBF_INLINK, fields.DBF_OUTLINK})
+_TYPES = fields.DbfCodeToCtypes
+
+
+def _get_field(self: Any, field: str) -> Any:
+    offset, _, field_type = self.fields[field]
+    address = offset + self._as_parameter_
+    if field == "TIME":
+        return _ORIGINAL_ACCESS["__getattr__"](self, field)
+    if field_type == fields.DBF_STRING:
+        return ctypes.string_at(address).decode(errors="replace")
+    if field_type in _LINK_FIELDS:
+        return ctypes.c_char_p.from_address(address).value.decode(errors="replace")
+    return _TYPES[field_type].from_address(address).value
+
+
+def _set_field(self: Any, field: str, value: Any) -> None:
+    offset, _, field_type = self.fields[field]
+    if field == "TIME" or field_type == fields.DBF_STRING:
+        _ORIGINAL_ACCESS["__setattr__"](self, field, value)
+    else:
+        if isinstance(value, ctypes._SimpleCData):  # softioc also stores ctypes values
+            value = value.value
+        _TYPES[field_type].from_address(offset + self._as_parameter_).value = value
+
+
+def _write_val(self: Any, value: Any) -> None:
+    offset, size, _ = self.fields["VAL"]
+    if ctypes.sizeof(value) != size:
+        raise AssertionError(f"Incompatible field and value: {ctypes.sizeof(value)} {size}")
+    ctypes.memmove(offset + self._as_parameter_, ctypes.addressof(value), size)
+
+
+def _read_val(self: Any) -> Any:
+    offset, _, field_type = self.fields["VAL"]
+    return _TYPES[field_type].from_address(offset + self._as_parameter_)
+
+
+def install_field_access() -> None:
+    """Make softioc's record field access build no ctypes pointers (same values, same writes)."""
+    _Record.__getattr__ = _get_field
+    _Record.__setattr__ = _set_field
+    _Record.write_val = _write_val
+    _Record.read_val = _read_val
+
+
+install_field_access()

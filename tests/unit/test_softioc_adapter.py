@@ -1,0 +1,225 @@
+"""ioc._softioc against the softioc/epicsdbbuilder it was checked with: fails when they change.
+
+Each builder function the adapter replaces is called for real (builder records are only held in
+memory until ``LoadDatabase``, which no unit test calls) and its record — type, DTYP, link and
+every field — is compared with the database text the adapter writes for the same arguments; the
+device support object must be of the same class. The field-access replacement is compared with
+softioc's own accessors on a record-shaped buffer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import re
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+import pytest
+from softioc import builder, fields
+
+from ioc import _softioc
+
+_names = itertools.count()
+
+
+def unique(tag: str) -> str:
+    return f"ADAPTER:{tag}{next(_names)}"
+
+
+def builder_record(maker: Any, name: str, **arguments: Any) -> tuple[dict[str, str], type, str]:
+    """Fields (as text), device class and record type of softioc's own record."""
+    wrapper = maker(name, **arguments)
+    record = wrapper._RecordWrapper__builder
+    texts = {key: str(value) for key, value in record._Record__fields.items()}
+    infos = dict(record._Record__infos)
+    return (
+        texts | {f"info:{k}": v for k, v in infos.items()},
+        type(wrapper._RecordWrapper__device),
+        record._type,
+    )
+
+
+_LINE = re.compile(r'(field|info)\(([\w:]+), "((?:[^"\\]|\\.)*)"\)')
+
+
+def adapter_record(maker: Any, name: str, **arguments: Any) -> tuple[dict[str, str], type, str]:
+    """Fields (as text), device class and record type of the adapter's record."""
+    device = _softioc.create(maker, name, **arguments)
+    text = _softioc._pending.pop()
+    record_type = re.match(r"record\((\w+), ", text).group(1)
+    found = {
+        (name if kind == "field" else f"info:{name}"): value
+        for kind, name, value in _LINE.findall(text)
+    }
+    return found, type(device), record_type
+
+
+def same_text(a: str, b: str) -> bool:
+    """Equal as database values: the same text, or the same number written differently."""
+    if a == b:
+        return True
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return False
+
+
+CASES = [
+    (builder.aIn, {"initial_value": 1.5, "PREC": 3, "LOPR": -1, "HOPR": 1, "DESC": "a"}),
+    (
+        builder.aOut,
+        {"initial_value": 2.0, "EGU": "mm", "HIHI": 5, "HHSV": "MAJOR", "UDFS": "NO_ALARM"},
+    ),
+    (builder.boolIn, {"initial_value": 1, "ZNAM": "False", "ONAM": "True"}),
+    (builder.boolOut, {"initial_value": 0, "ZNAM": "Off", "ONAM": "On"}),
+    (builder.longIn, {"initial_value": 3, "LOPR": 0, "HOPR": 7}),
+    (builder.longOut, {"initial_value": 4, "DESC": 'quote " and \\ back'}),
+    (builder.int64In, {"initial_value": 2**40, "LOPR": 0, "HOPR": 2**32 - 1}),
+    (builder.int64Out, {"initial_value": -(2**40)}),
+    (builder.mbbIn, {"initial_value": 1, "ZRST": "Zero", "ZRVL": 0, "ONST": "One", "ONVL": 1}),
+    (builder.mbbOut, {"initial_value": 0, "ZRST": "A", "ZRVL": 0}),
+    (builder.stringIn, {"initial_value": "text"}),
+    (builder.stringOut, {"initial_value": "text"}),
+    (builder.WaveformIn, {"initial_value": np.arange(3.0), "length": 4, "datatype": "float64"}),
+    (builder.WaveformOut, {"initial_value": np.arange(3), "length": 4, "datatype": "uint16"}),
+    (builder.longStringIn, {"initial_value": "abc", "length": 4096}),
+    (builder.longStringOut, {"initial_value": "", "length": 64}),
+]
+
+
+def test_checked_versions_are_installed() -> None:
+    _softioc.check_versions()
+    for package, (low, high) in _softioc.SUPPORTED.items():
+        found = tuple(int(part) for part in version(package).split(".")[:2])
+        assert low <= found < high, f"{package} {version(package)} was not checked"
+
+
+def test_every_builder_function_has_a_kind() -> None:
+    assert set(_softioc.KINDS) == {maker for maker, _ in CASES}
+
+
+@pytest.mark.parametrize(("maker", "arguments"), CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_record_equals_the_builders(maker: Any, arguments: dict[str, Any]) -> None:
+    extra = {"on_update": print, "always_update": True} if "Out" in maker.__name__ else {}
+    theirs, their_device, their_type = builder_record(
+        maker, unique("B"), **dict(arguments), **extra
+    )
+    name = unique("A")
+    ours, our_device, our_type = adapter_record(maker, name, **dict(arguments), **extra)
+    assert (our_type, our_device) == (their_type, their_device)
+    link = "OUT" if "OUT" in theirs else "INP"
+    assert theirs[link].startswith("@") and ours[link] == f"@{name}"
+    theirs.pop(link), ours.pop(link)
+    assert theirs.keys() == ours.keys()
+    for key, value in theirs.items():
+        unescaped = ours[key].replace('\\"', '"').replace("\\\\", "\\")
+        assert same_text(unescaped, value), (key, ours[key], value)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"DESC": "x" * 41}, "at most 40 bytes"),
+        ({"NOPE": 1}, "no field NOPE"),
+        ({"PREC": 1.5}, "integer"),
+        ({"PREC": 2**20}, "holds"),
+        ({"SCAN": "Sometimes"}, "SCAN"),
+        ({"LOPR": float("nan")}, "NaN"),
+    ],
+)
+def test_bad_field_is_refused_before_anything_is_created(
+    arguments: dict[str, Any], problem: str
+) -> None:
+    pending = len(_softioc._pending)
+    name = unique("BAD")
+    with pytest.raises(ValueError, match=problem):
+        _softioc.create(builder.aIn, name, initial_value=0.0, **arguments)
+    assert len(_softioc._pending) == pending
+    # the name is still free: creating it now works
+    _softioc.create(builder.aIn, name, initial_value=0.0)
+    _softioc._pending.pop()
+
+
+def test_long_record_name_is_refused() -> None:
+    with pytest.raises(ValueError, match=re.escape("1..60")):
+        _softioc.create(builder.aIn, "N" * 61, initial_value=0.0)
+
+
+def test_alias_is_written() -> None:
+    _softioc.create(builder.aIn, unique("AL"), alias="SOME:VERY:LONG:ALIAS", initial_value=0.0)
+    assert 'alias("SOME:VERY:LONG:ALIAS")' in _softioc._pending.pop()
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [("plain", '"plain"'), ('a"b', '"a\\"b"'), ("a\\b", '"a\\\\b"'), ("t\tx", '"t\\x09x"')],
+)
+def test_quote(text: str, quoted: str) -> None:
+    assert _softioc.quote(text) == quoted
+
+
+# --- field access ---------------------------------------------------------------------------------
+
+_FIELD_TABLE = {
+    "VAL": (0, 8, fields.DBF_DOUBLE),
+    "UDF": (8, 1, fields.DBF_UCHAR),
+    "NSEV": (10, 2, fields.DBF_USHORT),
+    "PREC": (12, 2, fields.DBF_SHORT),
+    "DISP": (14, 1, fields.DBF_CHAR),
+    "PACT": (16, 4, fields.DBF_LONG),
+    "BIG": (24, 8, fields.DBF_INT64),
+    "DPVT": (32, 8, fields.DBF_NOACCESS),
+    "NAME": (40, 61, fields.DBF_STRING),
+    "INP": (104, 8, fields.DBF_INLINK),
+    "F": (112, 4, fields.DBF_FLOAT),
+}
+_WRITES = {
+    "VAL": [1.25, -3.0, ctypes.c_double(7.5)],
+    "UDF": [0, 1],
+    "NSEV": [3, ctypes.c_uint16(2)],
+    "PREC": [-5, 12],
+    "DISP": [1, -1],
+    "PACT": [0, 2**31 - 1],
+    "BIG": [2**40, -(2**62)],
+    "DPVT": [id(object()), None],
+    "NAME": ["REC:NAME", "x" * 70],
+    "F": [0.5, 1e30],
+}
+
+
+def _record(buffer: ctypes.Array) -> Any:
+    return fields._Record(_FIELD_TABLE, ctypes.addressof(buffer))
+
+
+def _run(access: dict[str, Any]) -> list[Any]:
+    """Every write then every read through ``access`` (softioc's or the adapter's accessors)."""
+    buffer = (ctypes.c_char * 128)()
+    link_text = ctypes.c_char_p(b"@REC:NAME")
+    ctypes.c_void_p.from_address(ctypes.addressof(buffer) + 104).value = ctypes.cast(
+        link_text, ctypes.c_void_p
+    ).value
+    record = _record(buffer)
+    seen = []
+    for field, values in _WRITES.items():
+        for value in values:
+            access["__setattr__"](record, field, value)
+            seen.append((field, access["__getattr__"](record, field)))
+    seen.append(("INP", access["__getattr__"](record, "INP")))
+    access["write_val"](record, ctypes.c_double(42.0))
+    seen.append(("read_val", access["read_val"](record).value))
+    with pytest.raises(AssertionError):
+        access["write_val"](record, ctypes.c_int32(1))
+    seen.append(("bytes", bytes(buffer)[:104]))
+    return seen
+
+
+def test_field_access_matches_softioc() -> None:
+    ours = {name: getattr(fields._Record, name) for name in _softioc._ORIGINAL_ACCESS}
+    assert _run(ours) == _run(_softioc._ORIGINAL_ACCESS)
+
+
+def test_field_access_is_installed() -> None:
+    assert fields._Record.__getattr__ is _softioc._get_field
+    assert fields._Record.write_val is _softioc._write_val
