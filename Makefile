@@ -11,19 +11,21 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,screens]'
 	touch $(STAMP)
 
 ## run: the IOC serving the built-in simulator (Ctrl-C stops it)
 run: $(STAMP)
 	$(BIN)/rogue-ioc
 
-## test: unit tests and the end-to-end suite against local IOC subprocesses. Two pytest runs:
-## the EPICS client libraries read their environment once per process, and the suites differ.
+## test: unit tests, the end-to-end suite against local IOC subprocesses and the screens suite
+## (PyDM under Xvfb; -s prints its screenshots' paths). One pytest run each: the EPICS client
+## libraries read their environment once per process, and the suites differ.
 test: $(STAMP)
 	$(BIN)/pytest -q tests/unit; unit=$$?; \
 	$(BIN)/pytest -q tests/integration; integration=$$?; \
-	test $$unit -eq 0 -a $$integration -eq 0
+	$(BIN)/pytest -q -s tests/screens; screens=$$?; \
+	test $$unit -eq 0 -a $$integration -eq 0 -a $$screens -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check ioc sim tests bench

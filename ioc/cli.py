@@ -96,6 +96,43 @@ def groups(values: Sequence[str]) -> list[str] | None:
     return [name for name in names if name] or None
 
 
+def add_tree_options(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """The options saying what is served: --root, --prefix, --include, --exclude, --pvmap."""
+    parser.add_argument(
+        "--root",
+        type=root_spec,
+        default=env["IOC_ROOT"],
+        metavar="MODULE:CLASS",
+        help="the Root class to serve (env IOC_ROOT, default %(default)s)",
+    )
+    parser.add_argument(
+        "--prefix",
+        default=env["IOC_PREFIX"],
+        help="PV name prefix (env IOC_PREFIX, default %(default)s)",
+    )
+    parser.add_argument(
+        "--include",
+        action="append",
+        metavar="GROUP",
+        help="serve only Variables in these groups; repeatable or comma-separated "
+        "(env IOC_INCLUDE)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GROUP",
+        help="do not serve Variables in these groups; repeatable or comma-separated "
+        "(env IOC_EXCLUDE, default NoServe)",
+    )
+    parser.add_argument(
+        "--pvmap",
+        default=env["IOC_PVMAP"],
+        metavar="FILE",
+        help="serve only the mapped Variables: YAML or JSON {variable path: PV name} "
+        "(env IOC_PVMAP)",
+    )
+
+
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     """The argument parser, with defaults taken from `env` (see `settings`)."""
     parser = argparse.ArgumentParser(
@@ -103,42 +140,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         description="Serve a PyRogue tree over EPICS Channel Access and PV Access.",
         epilog=f"Without a command, {PROG} runs 'serve'. See '{PROG} serve -h'.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{serve,health}")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,health,screens}")
 
     serve = commands.add_parser("serve", help="run the IOC (the default)")
-    serve.add_argument(
-        "--root",
-        type=root_spec,
-        default=env["IOC_ROOT"],
-        metavar="MODULE:CLASS",
-        help="the Root class to serve (env IOC_ROOT, default %(default)s)",
-    )
-    serve.add_argument(
-        "--prefix",
-        default=env["IOC_PREFIX"],
-        help="PV name prefix (env IOC_PREFIX, default %(default)s)",
-    )
-    serve.add_argument(
-        "--include",
-        action="append",
-        metavar="GROUP",
-        help="serve only Variables in these groups; repeatable or comma-separated "
-        "(env IOC_INCLUDE)",
-    )
-    serve.add_argument(
-        "--exclude",
-        action="append",
-        metavar="GROUP",
-        help="do not serve Variables in these groups; repeatable or comma-separated "
-        "(env IOC_EXCLUDE, default NoServe)",
-    )
-    serve.add_argument(
-        "--pvmap",
-        default=env["IOC_PVMAP"],
-        metavar="FILE",
-        help="serve only the mapped Variables: YAML or JSON {variable path: PV name} "
-        "(env IOC_PVMAP)",
-    )
+    add_tree_options(serve, env)
     serve.add_argument(
         "--dump",
         default=env["IOC_DUMP"],
@@ -174,6 +179,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="timeout of each get (env IOC_HEALTH_TIMEOUT, default %(default)s)",
     )
+    screens = commands.add_parser(
+        "screens", help="write Phoebus (.bob) and PyDM (.ui) screens of the served PVs"
+    )
+    add_tree_options(screens, env)
+    screens.add_argument(
+        "--out", required=True, metavar="DIR", help="directory for the screens (created)"
+    )
     return parser
 
 
@@ -181,13 +193,14 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
     """Options from `argv` over `environ`; group lists are flattened, empty strings are None."""
     env = settings(environ)
     args = list(argv)
-    if not args or args[0] not in ("serve", "health", "-h", "--help"):
+    if not args or args[0] not in ("serve", "health", "screens", "-h", "--help"):
         args.insert(0, "serve")
     opts = build_parser(env).parse_args(args)
-    if opts.command == "serve":
+    if opts.command in ("serve", "screens"):
         opts.include = groups(opts.include or [env["IOC_INCLUDE"]])
         opts.exclude = groups(opts.exclude or [env["IOC_EXCLUDE"]])
         opts.pvmap = opts.pvmap or None
+    if opts.command == "serve":
         opts.dump = opts.dump or None
     return opts
 
@@ -370,12 +383,26 @@ def health(opts: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
+def screens(opts: argparse.Namespace) -> int:
+    """Write the screens (needs the `screens` extras); returns the exit code."""
+    try:
+        from ioc.screens.generate import run
+    except ImportError as exc:
+        raise CliError(
+            f"screens need pvi and pydm ({exc.name} is missing): pip install 'rogue-ioc[screens]'"
+        ) from exc
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT, stream=sys.stderr)
+    return run(opts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `rogue-ioc` and `python -m ioc`; returns the exit code."""
     opts = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
     try:
         if opts.command == "health":
             return health(opts)
+        if opts.command == "screens":
+            return screens(opts)
         return serve(opts)
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

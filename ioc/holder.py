@@ -31,6 +31,7 @@ from .dispatch import PutDispatcher, own_push, pushing, skip_dispatch
 from .kinds import Mapping, UnservableValue, description, resolve
 from .naming import RecordName
 from .scanlock import scan_lock
+from .selection import writable
 from .validation import PutRejected, parse_number
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class EpicsPvHolder:
         self.var = var
         self.name = name
         self.mapping: Mapping = resolve(var)
-        self.writable = var.mode != "RO" and self.mapping.writable
+        self.writable = writable(var, self.mapping.writable)
         self._dispatcher = dispatcher
         self._lock = threading.Lock()
         self._push_lock = threading.Lock()

@@ -12,7 +12,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from softioc import alarm, builder, softioc
@@ -21,7 +21,8 @@ from softioc.imports import callbackSetQueueSize
 from . import _softioc, puttrap
 from .dispatch import PutDispatcher
 from .holder import EpicsPvHolder, tree_activity
-from .naming import RecordName, heartbeat_name, plan_names, pv_name
+from .naming import RecordName, heartbeat_name
+from .selection import group_list, select, served_names
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,8 @@ class EpicsPvServer:
     ) -> None:
         self._base = base
         self._root = root
-        self._inc = _groups(incGroups)
-        self._exc = _groups(excGroups) if excGroups is not None else ["NoServe"]
+        self._inc = group_list(incGroups)
+        self._exc = group_list(excGroups)
         self._pv_map = dict(pvMap) if pvMap is not None else None
         self._read_period = readPeriod
         self._names: dict[str, RecordName] = {}
@@ -107,12 +108,8 @@ class EpicsPvServer:
                 f"an EpicsPvServer (prefix {_running_server._base!r}) already runs in this "
                 "process; softioc serves one IOC per process"
             )
-        variables = self._select()
-        self._names = plan_names(
-            self._base,
-            {path: full for path, (_, full) in variables.items()},
-            reserved={self.heartbeat: "the IOC heartbeat"},
-        )
+        variables = select(self._root, self._base, self._inc, self._exc, self._pv_map)
+        self._names = served_names(self._base, variables)
         _running_server = self
         started = time.monotonic()
         with _bulk_allocation():
@@ -163,22 +160,6 @@ class EpicsPvServer:
             thread.join(timeout=5)
         self._threads.clear()
 
-    # --- selection -----------------------------------------------------------------------------
-
-    def _select(self) -> dict[str, tuple[Any, str]]:
-        """{path: (variable, full PV name)} of everything to serve, in tree order."""
-        if self._pv_map is None:
-            return {
-                var.path: (var, pv_name(self._base, var.path))
-                for var in self._root.variableList
-                if var.filterByGroup(self._inc, self._exc)
-            }
-        by_path = {var.path: var for var in self._root.variableList}
-        missing = [path for path in self._pv_map if path not in by_path]
-        if missing:
-            raise ValueError("pvMap names paths that are not in the tree: " + ", ".join(missing))
-        return {path: (by_path[path], name) for path, name in self._pv_map.items()}
-
     # --- background work -----------------------------------------------------------------------
 
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
@@ -220,12 +201,3 @@ def _bulk_allocation() -> Iterator[None]:
         if enabled:
             gc.enable()
     gc.freeze()
-
-
-def _groups(groups: str | Iterable[str] | None) -> list[str] | None:
-    """Normalise a group argument: a name, a list of names, or None."""
-    if groups is None:
-        return None
-    if isinstance(groups, str):
-        return [groups]
-    return list(groups)

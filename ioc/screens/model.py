@@ -1,0 +1,202 @@
+"""The screen model: which screens exist and which widget shows each served PV.
+
+Built from the server's own selection, naming and type mapping (`ioc.selection`, `ioc.kinds`),
+so the screens name exactly the PVs the IOC serves, with widgets that fit each record's kind.
+Both writers (`bob`, `pydm_ui`) lay out this model; neither decides anything about PVs.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..kinds import resolve
+from ..selection import ioc_pvs, select, served_names, writable
+
+PAGE_ROWS = 40
+"""At most this many PV rows on one screen; a Device with more gets numbered pages."""
+
+TOP = "index"
+"""File stem of the top screen (the device tree)."""
+
+
+class Widget(enum.Enum):
+    """How one PV is shown, by its record kind and whether clients may write it."""
+
+    LED = "led"  # bi: read-only Bool
+    TOGGLE = "toggle"  # bo: writable Bool
+    COMBO = "combo"  # mbbo: writable enum
+    READBACK = "readback"  # any read-only scalar or text
+    ENTRY = "entry"  # writable number or text
+    BUTTON = "button"  # command without an argument
+    ARG_ENTRY = "arg_entry"  # command with an argument: entering the value runs it
+    ARG_TOGGLE = "arg_toggle"  # command with a Bool argument
+    ARG_COMBO = "arg_combo"  # command with an enum argument
+    PLOT = "plot"  # read-only waveform
+    PLOT_ENTRY = "plot_entry"  # writable waveform: plot plus an entry for the whole array
+
+
+@dataclass(frozen=True)
+class Item:
+    """One served PV on a screen."""
+
+    pv: str
+    label: str
+    widget: Widget
+    kind: str
+    description: str = ""
+    units: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass
+class Screen:
+    """One screen: a Device's own PVs (or one page of them) and links to its child Devices."""
+
+    stem: str
+    title: str
+    path: str
+    items: list[Item] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)  # stems of child Device screens
+    pages: list[str] = field(default_factory=list)  # stems of this Device's further pages
+    parent: str | None = None  # stem of the screen one level up
+
+
+@dataclass
+class ScreenSet:
+    """Every screen of one tree: the top screen (device tree) plus one per Device."""
+
+    top: Screen
+    screens: dict[str, Screen]  # stem → screen, Devices in tree order, pages after their Device
+    tree: list[tuple[int, str]]  # (depth, stem) of every Device screen, depth-first
+
+    def all_pvs(self) -> set[str]:
+        """Every PV named on some screen."""
+        return {item.pv for s in (self.top, *self.screens.values()) for item in s.items}
+
+
+def widget_for(kind: str, is_command: bool, has_arg: bool, out: bool) -> Widget:
+    """The widget for a record of `kind` (see `ioc.kinds`), a command or not, In or Out."""
+    if is_command:
+        if not has_arg:
+            return Widget.BUTTON
+        return {"bi/bo": Widget.ARG_TOGGLE, "mbbi/mbbo": Widget.ARG_COMBO}.get(
+            kind, Widget.ARG_ENTRY
+        )
+    if kind.startswith("waveform"):
+        return Widget.PLOT_ENTRY if out else Widget.PLOT
+    if kind == "bi/bo":
+        return Widget.TOGGLE if out else Widget.LED
+    if kind == "mbbi/mbbo" and out:
+        return Widget.COMBO
+    return Widget.ENTRY if out else Widget.READBACK
+
+
+def item_for(var: Any, pv: str) -> Item:
+    """The screen item of one served variable."""
+    mapping = resolve(var)
+    out = writable(var, mapping.writable)
+    is_command = bool(getattr(var, "isCommand", False))
+    enum_labels = getattr(var, "enum", None) or {}
+    return Item(
+        pv=pv,
+        label=var.name,
+        widget=widget_for(mapping.kind, is_command, bool(getattr(var, "arg", False)), out),
+        kind=mapping.kind,
+        description=" ".join(str(getattr(var, "description", "") or "").split()),
+        units=str(getattr(var, "units", "") or ""),
+        choices=tuple(str(label) for label in enum_labels.values()),
+    )
+
+
+_STEM_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def stem_of(path: str) -> str:
+    """File stem of a Device's screen: its path with characters unsafe in file names replaced."""
+    return _STEM_CHARS.sub("_", path.replace(".", "-"))
+
+
+def build(
+    root: Any,
+    base: str,
+    inc: list[str] | None,
+    exc: list[str] | None,
+    pv_map: dict[str, str] | None,
+) -> ScreenSet:
+    """The screens of a started `root`, served with these options (see `ioc.selection`)."""
+    variables = select(root, base, inc, exc, pv_map)
+    names = served_names(base, variables)
+    by_device: dict[str, list[Item]] = {}
+    for path, (var, _) in variables.items():
+        device, _, _ = path.rpartition(".")
+        by_device.setdefault(device or path, []).append(item_for(var, names[path].full))
+    devices = _with_ancestors(by_device)
+    screens: dict[str, Screen] = {}
+    for device in devices:
+        parent_path = device.rpartition(".")[0]
+        screen = Screen(
+            stem=stem_of(device),
+            title=device,
+            path=device,
+            parent=stem_of(parent_path) if parent_path in devices else TOP,
+        )
+        screens[screen.stem] = screen
+        if parent_path in devices:
+            screens[stem_of(parent_path)].children.append(screen.stem)
+        _paginate(screen, by_device.get(device, []), screens)
+    top = Screen(stem=TOP, title=f"{base} (rogue-ioc)", path="")
+    top.items = [
+        Item(
+            pv=name,
+            label=name.rpartition(":")[2],
+            widget=Widget.READBACK,
+            kind="ioc",
+            description=desc,
+        )
+        for name, desc in ioc_pvs(base).items()
+    ]
+    top.children = [stem_of(d) for d in devices if d.rpartition(".")[0] not in devices]
+    tree = [(device.count(".") - _depth0(devices), stem_of(device)) for device in devices]
+    return ScreenSet(top=top, screens=screens, tree=tree)
+
+
+def _with_ancestors(by_device: dict[str, list[Item]]) -> list[str]:
+    """Every Device path with served PVs plus its ancestors, depth-first in tree order."""
+    ordered: list[str] = []
+    seen: set[str] = set()
+    for device in by_device:
+        parts = device.split(".")
+        for end in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:end])
+            if prefix not in seen:
+                seen.add(prefix)
+                ordered.append(prefix)
+    # Depth-first: a child right after its parent's earlier children (paths sort by component).
+    index = {path: n for n, path in enumerate(ordered)}
+    return sorted(
+        ordered,
+        key=lambda p: [index[".".join(p.split(".")[:k])] for k in range(1, p.count(".") + 2)],
+    )
+
+
+def _depth0(devices: list[str]) -> int:
+    """The number of dots in the shallowest Device path (the tree's depth origin)."""
+    return min((d.count(".") for d in devices), default=0)
+
+
+def _paginate(screen: Screen, items: list[Item], screens: dict[str, Screen]) -> None:
+    """Put `items` on `screen`, spilling every further `PAGE_ROWS` onto numbered page screens."""
+    screen.items = items[:PAGE_ROWS]
+    for number, start in enumerate(range(PAGE_ROWS, len(items), PAGE_ROWS), start=2):
+        page = Screen(
+            stem=f"{screen.stem}.page{number}",
+            title=f"{screen.title} (page {number})",
+            path=screen.path,
+            items=items[start : start + PAGE_ROWS],
+            parent=screen.stem,
+        )
+        screen.pages.append(page.stem)
+        screens[page.stem] = page

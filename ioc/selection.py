@@ -1,0 +1,67 @@
+"""What the IOC serves: the Variables and Commands it selects, their PV names, its own PVs.
+
+The server and the screens generator both call these functions, so a screen names exactly the
+PVs the IOC serves. Pure functions over a started Root; nothing here touches EPICS.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from .naming import RecordName, heartbeat_name, plan_names, pv_name
+
+DEFAULT_EXCLUDE = ["NoServe"]
+"""Groups left out when the caller names none (pyrogue's convention)."""
+
+
+def group_list(groups: str | Iterable[str] | None) -> list[str] | None:
+    """Normalise a group argument: a name, a list of names, or None."""
+    if groups is None:
+        return None
+    if isinstance(groups, str):
+        return [groups]
+    return list(groups)
+
+
+def select(
+    root: Any,
+    base: str,
+    inc: list[str] | None,
+    exc: list[str] | None,
+    pv_map: dict[str, str] | None,
+) -> dict[str, tuple[Any, str]]:
+    """{path: (variable, full PV name)} of everything to serve, in tree order.
+
+    Without `pv_map`, every Variable and Command of `root` that passes `filterByGroup(inc, exc)`
+    is served as `<base>:<path with ':' for '.'>` (`exc` None means `DEFAULT_EXCLUDE`); with it
+    exactly the mapped paths are served under the given names (a path not in the tree is a
+    ValueError).
+    """
+    exc = DEFAULT_EXCLUDE if exc is None else exc
+    if pv_map is None:
+        return {
+            var.path: (var, pv_name(base, var.path))
+            for var in root.variableList
+            if var.filterByGroup(inc, exc)
+        }
+    by_path = {var.path: var for var in root.variableList}
+    missing = [path for path in pv_map if path not in by_path]
+    if missing:
+        raise ValueError("pvMap names paths that are not in the tree: " + ", ".join(missing))
+    return {path: (by_path[path], name) for path, name in pv_map.items()}
+
+
+def ioc_pvs(base: str) -> dict[str, str]:
+    """{PV name: description} of the PVs the IOC serves about itself under `base`."""
+    return {heartbeat_name(base): "the IOC heartbeat"}
+
+
+def served_names(base: str, variables: dict[str, tuple[Any, str]]) -> dict[str, RecordName]:
+    """Record names of the selected variables (see `naming.plan_names`), keyed by path."""
+    return plan_names(
+        base, {path: full for path, (_, full) in variables.items()}, reserved=ioc_pvs(base)
+    )
+
+
+def writable(var: Any, record_writable: bool) -> bool:
+    """True when the PV of `var` is an Out record: RW/WO or a Command, and the kind allows it."""
+    return var.mode != "RO" and record_writable
