@@ -28,6 +28,9 @@ RUN python3 -m venv /opt/venv \
 FROM deps AS deps-tests
 RUN pip install --no-cache-dir --no-index --find-links /wheelhouse/deps pytest
 
+FROM deps AS deps-screens
+RUN pip install --no-cache-dir --no-index --find-links /wheelhouse/deps -r /wheelhouse/deps/screens.txt
+
 # --- tests: pyepics + p4p + pytest + rogue-ioc (so the suite can also start local IOCs) ---------
 # (Here and in runtime, what rarely changes comes first: every step after a changed one is rebuilt.)
 FROM base AS tests
@@ -44,6 +47,20 @@ COPY --chown=ioc:ioc pyproject.toml /app/
 COPY --chown=ioc:ioc ioc/ /app/ioc/
 COPY --chown=ioc:ioc sim/ /app/sim/
 COPY --chown=ioc:ioc tests/ /app/tests/
+
+# --- screens: `rogue-ioc screens` (pvi, no Qt) writes the Root's screens into /screens ---------
+# Runs as root so that it can write into a bind-mounted host directory; the files it writes are
+# given to the owner of that directory.
+FROM base AS screens
+ENV IOC_ROOT=sim:SimRoot \
+    IOC_PREFIX=SIM
+WORKDIR /screens
+ENTRYPOINT ["rogue-ioc", "screens"]
+CMD ["--out", "/screens"]
+COPY --from=deps-screens /opt/venv /opt/venv
+COPY wheelhouse/rogue_ioc-*.whl /tmp/wheels/
+RUN pip install --no-cache-dir --no-index /tmp/wheels/rogue_ioc-*.whl && rm -rf /tmp/wheels \
+ && python -c "import ioc.screens.generate, sim"
 
 # --- runtime: the IOC (last stage, so a plain `docker build .` gives it) -------------------------
 FROM base AS runtime

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test unit lint bench bench-smoke wheels base-image image up down integration-test integration-down
+.PHONY: install run screens test unit lint bench bench-smoke wheels base-image image up down integration-test integration-down
 
 install: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 ## run: the IOC serving the built-in simulator (Ctrl-C stops it)
 run: $(STAMP)
 	$(BIN)/rogue-ioc
+
+## screens: Phoebus (.bob) and PyDM (.ui) screens of the simulator's PVs into ./screens
+screens: $(STAMP)
+	$(BIN)/rogue-ioc screens --out screens
 
 ## test: unit tests, the end-to-end suite against local IOC subprocesses and the screens suite
 ## (PyDM under Xvfb; -s prints its screenshots' paths). One pytest run each: the EPICS client
@@ -47,6 +51,7 @@ BASE_IMAGE    ?= $(LOCAL_BASE)
 IMAGE         ?= rogue-ioc:latest
 TESTS_IMAGE   ?= rogue-ioc-tests:latest
 DROPIN_IMAGE  ?= rogue-ioc-demo-hw:latest
+SCREENS_IMAGE ?= rogue-ioc-screens:latest
 # Same mirror apt uses on this machine (deb.debian.org unless overridden).
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
 # Wheels for the image's CPython 3.11 on glibc x86_64 (bookworm: glibc 2.36).
@@ -98,26 +103,31 @@ wheels: $(STAMP)
 	  echo "wheels: dependencies up to date (rm $$deps to refetch)"; else \
 	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' \
 	  >$(WHEELHOUSE)/deps/runtime.txt; \
+	$(BIN)/python -c 'import tomllib; print(*(r for r in tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["screens"] if r.startswith("pvi")), sep="\n")' \
+	  >$(WHEELHOUSE)/deps/screens.txt; \
 	$(BIN)/pip freeze --exclude-editable >$(BUILD_DIR)/constraints.txt; \
 	$(BIN)/pip download --quiet -d $(WHEELHOUSE)/deps $(WHEEL_TARGET) --find-links $(WHEELHOUSE) \
 	  -c $(BUILD_DIR)/constraints.txt \
 	  $(WHEELHOUSE)/rogue_ioc-*.whl $(WHEELHOUSE)/demo_hw_root-*.whl 'pytest>=8' \
+	  -r $(WHEELHOUSE)/deps/screens.txt \
 	  >>$(BUILD_DIR)/wheels.log 2>&1 || { tail -n 20 $(BUILD_DIR)/wheels.log; exit 1; }; \
 	rm -f $(WHEELHOUSE)/deps/rogue_ioc-*.whl $(WHEELHOUSE)/deps/demo_hw_root-*.whl; \
 	touch $$deps; fi; \
 	echo "wheels: $$(ls $(WHEELHOUSE)/*.whl | wc -l) own + $$(ls $(WHEELHOUSE)/deps/*.whl | wc -l) dependency wheels in $(WHEELHOUSE)/"
 
-## image: rogue-ioc, its test-client image and the drop-in example image
+## image: rogue-ioc, its test-client image, the screens generator and the drop-in example image
 image: base-image wheels
 	docker build -q --build-arg BASE_IMAGE=$(BASE_IMAGE) --target runtime -t $(IMAGE) . >/dev/null
 	docker build -q --build-arg BASE_IMAGE=$(BASE_IMAGE) --target tests -t $(TESTS_IMAGE) . >/dev/null
+	docker build -q --build-arg BASE_IMAGE=$(BASE_IMAGE) --target screens -t $(SCREENS_IMAGE) . >/dev/null
 	docker build -q --build-arg IOC_IMAGE=$(IMAGE) -t $(DROPIN_IMAGE) \
 	  -f examples/dropin/Dockerfile . >/dev/null
 	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^rogue-ioc' || true
 
-## up: run the IOC (simulator unless IOC_ROOT says otherwise) in the background
+## up: run the IOC (simulator unless IOC_ROOT says otherwise) in the background; its screens
+## are written into ./screens
 up: image
-	$(COMPOSE) up -d ioc
+	$(COMPOSE) up -d ioc screens
 
 ## down: stop and remove the compose deployment
 down:

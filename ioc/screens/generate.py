@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from ..cli import CliError, load_pvmap, load_root_class, make_root
@@ -36,6 +37,7 @@ def run(opts: argparse.Namespace) -> int:
         if old.suffix in GENERATED and old.is_file():
             old.unlink()
     written = bob.write(screens, out) + pydm_ui.write(screens, out)
+    _give_to_owner(out, written)
     size = sum(path.stat().st_size for path in written)
     print(
         f"wrote {len(written)} screens ({size} bytes) for {len(screens.all_pvs())} PVs "
@@ -43,3 +45,16 @@ def run(opts: argparse.Namespace) -> int:
         f"pydm or {out / (screens.top.stem + bob.SUFFIX)} with Phoebus"
     )
     return 0
+
+
+def _give_to_owner(out: Path, files: list[Path]) -> None:
+    """Run as root (the screens container), hand the files to the owner of their directory.
+
+    The directory is usually a host directory mounted into the container: its owner can then
+    replace or delete the screens without root.
+    """
+    if os.geteuid() != 0:
+        return
+    owner = out.stat()
+    for path in files:
+        os.chown(path, owner.st_uid, owner.st_gid)

@@ -165,7 +165,12 @@ def _pv_widget(ui: _Ui, parent: ET.Element, item: Item) -> None:
         return
     widget = ui.widget(parent, cls)
     if item.widget in (Widget.PLOT, Widget.PLOT_ENTRY):
-        curve = {"name": item.label, "y_channel": channel(item), "color": "#1f77b4"}
+        curve = {
+            "name": item.label,
+            "y_channel": channel(item),
+            "x_channel": None,
+            "color": "#1f77b4",
+        }
         ui.prop(widget, "curves", [json.dumps(curve)], stdset=False)
         _size(widget, "minimumSize", 300, PLOT_HEIGHT)
         return

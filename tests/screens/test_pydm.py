@@ -8,6 +8,7 @@ writes through a PyDM entry, and saves a screenshot (its path is printed in the 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,29 +18,52 @@ import numpy as np
 import pytest
 from integration.support import wait_for
 
-from .conftest import Served, caget
+from .conftest import Served, caget, epics
 
 CONNECT_TIMEOUT = 30.0
 MATCH_TIMEOUT = 15.0
+#: PyDM's default stylesheet draws a MINOR alarm's border in this colour (#EBEB00).
+MINOR_BORDER = (0xEB, 0xEB, 0x00)
 
 
 @pytest.fixture(scope="module")
-def app(display: str) -> Any:
-    """The PyDM application (one per process), drawing into the session's Xvfb display."""
+def app(display: str, served: Served) -> Any:
+    """PyDM showing the top screen, as `pydm index.ui` does (one application per process)."""
     from pydm import PyDMApplication
 
-    return PyDMApplication(hide_nav_bar=True, hide_menu_bar=True, hide_status_bar=True)
+    application = PyDMApplication(
+        ui_file=str(served.screens / "index.ui"),
+        hide_nav_bar=True,
+        hide_menu_bar=True,
+        hide_status_bar=True,
+    )
+    application.main_window.resize(760, 900)
+    return application
 
 
-def open_screen(app: Any, path: Path) -> Any:
-    """Load and show a `.ui` file as `pydm FILE` would."""
-    from pydm.display import load_file
+def current(app: Any) -> Any:
+    """The display the PyDM window shows now."""
+    return app.main_window.display_widget()
 
-    assert path.is_file(), f"no screen {path}"
-    screen = load_file(str(path), target=None)
-    screen.resize(720, 900)
-    screen.show()
-    return screen
+
+def go_to(app: Any, stem: str) -> Any:
+    """Click the related-display button of the current screen that opens `stem`.ui."""
+    from pydm.widgets import PyDMRelatedDisplayButton
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    target = f"{stem}.ui"
+    buttons = [
+        b for b in current(app).findChildren(PyDMRelatedDisplayButton) if b.filenames == [target]
+    ]
+    assert buttons, f"no button to {target} on {current(app).loaded_file()}"
+    QTest.mouseClick(buttons[0], Qt.LeftButton)
+    return settle(
+        app,
+        lambda: Path(current(app).loaded_file()).name == target and current(app),
+        CONNECT_TIMEOUT,
+        f"the window to show {target}",
+    )
 
 
 def settle(app: Any, until: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -81,6 +105,8 @@ def wait_connected(app: Any, screen: Any) -> list[Any]:
     widgets = pv_widgets(screen)
     assert widgets, "the screen has no PV widgets"
     channels = [c for w in widgets for c in w.channels() if c is not None and c.address]
+    in_file = set(re.findall(r"ca://[^\"<]+", Path(screen.loaded_file()).read_text()))
+    assert {c.address for c in channels} == in_file, "widgets without their channel"
     settle(
         app,
         lambda: all(connected(c) for c in channels),
@@ -156,65 +182,90 @@ def check_values(app: Any, widgets: list[Any]) -> None:
         )
 
 
-def screenshot(app: Any, screen: Any, served: Served, name: str) -> Path:
+def screenshot(app: Any, served: Served, name: str) -> Path:
+    """Save the PyDM window as `<name>.png` next to the IOC's log; print its path."""
     app.processEvents()
     path = served.artifacts / f"{name}.png"
-    assert screen.grab().save(str(path)), f"could not save {path}"
+    assert app.main_window.grab().save(str(path)), f"could not save {path}"
     print(f"screenshot: {path}")
     return path
 
 
 def test_top_screen(app: Any, served: Served) -> None:
-    screen = open_screen(app, served.screens / "index.ui")
-    widgets = wait_connected(app, screen)
-    check_values(app, widgets)
     from pydm.widgets import PyDMRelatedDisplayButton
 
-    links = screen.findChildren(PyDMRelatedDisplayButton)
-    targets = {f for b in links for f in b.filenames}
+    screen = current(app)
+    assert Path(screen.loaded_file()).name == "index.ui"
+    widgets = wait_connected(app, screen)
+    check_values(app, widgets)
+    targets = {f for b in screen.findChildren(PyDMRelatedDisplayButton) for f in b.filenames}
     device_screens = {p.name for p in served.screens.glob("root*.ui") if ".page" not in p.name}
     assert device_screens <= targets, "the device tree misses Device screens"
-    assert screenshot(app, screen, served, "pydm-top").stat().st_size > 0
-    screen.close()
+    assert screenshot(app, served, "pydm-top").stat().st_size > 0
+
+
+def entry_for(widgets: list[Any], pv: str) -> Any:
+    from pydm.widgets import PyDMLineEdit
+
+    entries = [w for w in widgets if isinstance(w, PyDMLineEdit) and addresses(w) == [f"ca://{pv}"]]
+    assert entries, f"no entry for {pv}"
+    return entries[0]
 
 
 def test_device_screen_shows_values_and_writes_the_tree(app: Any, served: Served) -> None:
-    from pydm.widgets import PyDMLineEdit
-
-    screen = open_screen(app, served.screens / "root-Types.ui")
+    screen = go_to(app, "root-Types")
     widgets = wait_connected(app, screen)
     assert len(widgets) >= 20
     check_values(app, widgets)
 
     # A put from a PyDM entry reaches the tree: LocalInt's setter mirrors it into RoInt (RO).
     local_int = f"{served.prefix}:root:Types:LocalInt"
-    entry = next(
-        w for w in widgets if isinstance(w, PyDMLineEdit) and addresses(w) == [f"ca://{local_int}"]
-    )
+    entry = entry_for(widgets, local_int)
     value = int(time.time()) % 100000 + 7
     entry.setText(str(value))
     entry.send_value()
     mirror = f"{served.prefix}:root:Types:RoInt"
     settle(app, lambda: caget(mirror) == value, MATCH_TIMEOUT, f"{mirror} == {value}")
     assert caget(local_int) == value
-    check_values(app, widgets)
-    assert screenshot(app, screen, served, "pydm-types").stat().st_size > 0
-    screen.close()
 
-
-def test_string_entry_writes_text(app: Any, served: Served) -> None:
-    """Long strings (char waveforms) are shown and written as text, beyond CA's 40 characters."""
-    from pydm.widgets import PyDMLineEdit
-
-    screen = open_screen(app, served.screens / "root-Types.ui")
-    widgets = wait_connected(app, screen)
-    pv = f"{served.prefix}:root:Types:LocalStr"
-    entry = next(
-        w for w in widgets if isinstance(w, PyDMLineEdit) and addresses(w) == [f"ca://{pv}"]
-    )
+    # Long strings (char waveforms) are shown and written as text, past CA's 40 characters.
+    local_str = f"{served.prefix}:root:Types:LocalStr"
+    entry = entry_for(widgets, local_str)
     text = "written by PyDM, longer than the forty characters of a CA string"
     entry.setText(text)
     entry.send_value()
-    settle(app, lambda: caget(pv, as_string=True) == text, MATCH_TIMEOUT, f"{pv} == {text!r}")
-    settle(app, lambda: shown(entry) == text, MATCH_TIMEOUT, "the entry to show the text")
-    screen.close()
+    settle(app, lambda: caget(local_str, as_string=True) == text, MATCH_TIMEOUT, "the text")
+    check_values(app, widgets)
+    assert screenshot(app, served, "pydm-types").stat().st_size > 0
+
+
+def test_alarm_shows_as_a_border(app: Any, served: Served) -> None:
+    """A Variable in alarm draws its widget's border in the severity colour (MINOR: yellow)."""
+    from pydm.widgets import PyDMLabel
+
+    go_to(app, "index")
+    screen = go_to(app, "root-Thermal")
+    widgets = wait_connected(app, screen)
+    temperature = next(w for w in widgets if isinstance(w, PyDMLabel))
+    assert addresses(temperature) == [f"ca://{served.prefix}:root:Thermal:Temperature"]
+    heater = f"{served.prefix}:root:Thermal:Heater"
+    # Temperature follows 25 + Heater (within 2): 25 + 41 is above the high warning (60).
+    assert epics.caput(heater, 41.0, wait=True, timeout=5.0) == 1
+    try:
+        settle(app, lambda: temperature.alarmSeverity == 1, MATCH_TIMEOUT, "a MINOR alarm")
+        settle(app, lambda: has_colour(temperature, MINOR_BORDER), MATCH_TIMEOUT, "a yellow border")
+        assert screenshot(app, served, "pydm-thermal-alarm").stat().st_size > 0
+    finally:
+        epics.caput(heater, 0.0, wait=True, timeout=5.0)
+    settle(app, lambda: temperature.alarmSeverity == 0, MATCH_TIMEOUT, "the alarm to end")
+    assert not has_colour(temperature, MINOR_BORDER)
+
+
+def has_colour(widget: Any, rgb: tuple[int, int, int]) -> bool:
+    """True when some pixel of the drawn widget has colour `rgb`."""
+    image = widget.grab().toImage()
+    return any(
+        image.pixelColor(x, y).getRgb()[:3] == rgb
+        for x in range(image.width())
+        for y in range(image.height())
+    )

@@ -433,3 +433,40 @@ def test_unwritable_dump_exits_2(roots: Path, epics_env: dict[str, str], tmp_pat
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("rogue-ioc: error: cannot write dump")
+
+
+# -- screens ------------------------------------------------------------------------------------
+
+
+def test_screens_options_are_the_served_ones() -> None:
+    env = {"IOC_ROOT": "lab:Root", "IOC_PREFIX": "LAB", "IOC_EXCLUDE": "NoServe,Expert"}
+    opts = parse_args(["screens", "--include", "Hw", "--out", "/tmp/s"], env)
+    assert (opts.command, opts.root, opts.prefix, opts.out) == (
+        "screens",
+        "lab:Root",
+        "LAB",
+        "/tmp/s",
+    )
+    assert (opts.include, opts.exclude, opts.pvmap) == (["Hw"], ["NoServe", "Expert"], None)
+
+
+def test_screens_need_an_output_directory() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["screens"], {})
+    assert exit_info.value.code == 2
+
+
+def test_screens_of_a_bad_root_exit_2_with_one_line(roots: Path, tmp_path: Path) -> None:
+    out = tmp_path / "screens"
+    result = run_ioc("screens", "--root", "fake_roots:Plain", "--out", str(out), extra_path=roots)
+    assert_one_line_error(result, "not a Root")
+    assert not any(out.glob("*"))
+
+
+def test_screens_with_a_pvmap_naming_missing_paths_exit_2(tmp_path: Path) -> None:
+    pvmap = tmp_path / "map.json"
+    pvmap.write_text('{"root.Nowhere.Nothing": "LAB:X"}')
+    out = tmp_path / "screens"
+    result = run_ioc("screens", "--pvmap", str(pvmap), "--out", str(out))
+    assert_one_line_error(result, "root.Nowhere.Nothing")
+    assert not any(out.glob("*"))
