@@ -119,15 +119,15 @@ def device(screen: Screen, screens: ScreenSet) -> Device:
             children.append(_link(names, f"Up: {parent.path}", parent.stem, parent.title))
     children += [component(item, names(item.label)) for item in screen.items]
     children += [
-        _link(names, f"Page {number}", stem, screens.screens[stem].title)
-        for number, stem in enumerate(screen.pages, start=2)
+        _link(names, screens.screens[stem].link, stem, screens.screens[stem].title)
+        for stem in screen.pages
     ]
     if screen.stem == TOP:
         links = [(depth, screens.screens[stem]) for depth, stem in screens.tree]
     else:
         links = [(0, screens.screens[stem]) for stem in screen.children]
     for depth, target in links:
-        label = "· " * depth + target.path.rpartition(".")[2]
+        label = "· " * depth + target.link
         children.append(_link(names, label, target.stem, target.path))
     return Device(label=screen.title, children=children)
 

@@ -62,6 +62,10 @@ class Screen:
     children: list[str] = field(default_factory=list)  # stems of child Device screens
     pages: list[str] = field(default_factory=list)  # stems of this Device's further pages
     parent: str | None = None  # stem of the screen one level up
+    link: str = ""  # text of the buttons that open this screen
+
+    def __post_init__(self) -> None:
+        self.link = self.link or self.path.rpartition(".")[2]
 
 
 @dataclass
@@ -191,12 +195,14 @@ def _paginate(screen: Screen, items: list[Item], screens: dict[str, Screen]) -> 
     """Put `items` on `screen`, spilling every further `PAGE_ROWS` onto numbered page screens."""
     screen.items = items[:PAGE_ROWS]
     for number, start in enumerate(range(PAGE_ROWS, len(items), PAGE_ROWS), start=2):
+        rows = items[start : start + PAGE_ROWS]
         page = Screen(
             stem=f"{screen.stem}.page{number}",
             title=f"{screen.title} (page {number})",
             path=screen.path,
-            items=items[start : start + PAGE_ROWS],
+            items=rows,
             parent=screen.stem,
+            link=f"Page {number}: {rows[0].label} … {rows[-1].label}",
         )
         screen.pages.append(page.stem)
         screens[page.stem] = page

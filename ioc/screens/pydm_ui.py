@@ -125,6 +125,17 @@ def _spacer(
     _size(spacer, "sizeHint", width, height)
 
 
+def _ignored_width(element: ET.Element) -> None:
+    policy = ET.SubElement(
+        ET.SubElement(element, "property", name="sizePolicy"),
+        "sizepolicy",
+        hsizetype="Ignored",
+        vsizetype="Preferred",
+    )
+    ET.SubElement(policy, "horstretch").text = "0"
+    ET.SubElement(policy, "verstretch").text = "0"
+
+
 def _enum(element: ET.Element, name: str, value: str, stdset: bool = True) -> None:
     attrs = {"name": name} if stdset else {"name": name, "stdset": "0"}
     ET.SubElement(ET.SubElement(element, "property", attrs), "enum").text = value
@@ -183,6 +194,9 @@ def _pv_widget(ui: _Ui, parent: ET.Element, item: Item) -> None:
         if item.kind.startswith("lsi/lso"):
             # softioc's long strings are char waveforms: show and write them as text.
             _enum(widget, "displayFormat", f"{cls}::String", stdset=False)
+        if item.widget is Widget.READBACK:
+            # Long text (logs, lists) is cut at the window's edge instead of widening the screen.
+            _ignored_width(widget)
         if item.widget is Widget.ARG_ENTRY:
             ui.prop(widget, "placeholderText", "argument, Enter runs")
     elif item.widget is Widget.LED:
@@ -228,8 +242,8 @@ def render(screen: Screen, screens: ScreenSet) -> str:
     body = ui.widget(scroll, "QWidget")
     grid = ui.layout(body, "QGridLayout")
     row = _rows(ui, grid, screen.items, 0)
-    for number, stem in enumerate(screen.pages, start=2):
-        _link(ui, _cell(grid, row, 0, 2), f"Page {number}", stem)
+    for stem in screen.pages:
+        _link(ui, _cell(grid, row, 0, 2), screens.screens[stem].link, stem)
         row += 1
     if screen.stem == TOP:
         _label(ui, _cell(grid, row, 0, 2), "Devices", bold=True)
@@ -239,7 +253,7 @@ def render(screen: Screen, screens: ScreenSet) -> str:
             cell = _cell(grid, row, 0, 2)
             box = ui.layout(cell, "QHBoxLayout")
             _spacer(ET.SubElement(box, "item"), f"indent{row}", "Horizontal", 24 * depth, 1, True)
-            _link(ui, ET.SubElement(box, "item"), target.path.rpartition(".")[2], stem, target.path)
+            _link(ui, ET.SubElement(box, "item"), target.link, stem, target.path)
             _spacer(ET.SubElement(box, "item"), f"fill{row}", "Horizontal", 1, 1)
             row += 1
     elif screen.children:
@@ -247,7 +261,7 @@ def render(screen: Screen, screens: ScreenSet) -> str:
         row += 1
         for stem in screen.children:
             child = screens.screens[stem]
-            _link(ui, _cell(grid, row, 0, 2), child.path.rpartition(".")[2], stem, child.path)
+            _link(ui, _cell(grid, row, 0, 2), child.link, stem, child.path)
             row += 1
     _spacer(_cell(grid, row, 0), "vspace", "Vertical", 1, 1)
     return ui.text()
