@@ -1,7 +1,9 @@
 """The `rogue-ioc` command (SPEC §11): serve a Root over CA and PVA, or check a running IOC.
 
 `rogue-ioc [serve] [options]` loads the Root, starts an `EpicsPvServer` on it and serves until
-SIGTERM/SIGINT; `rogue-ioc health` exits 0 when the IOC's heartbeat answers on both protocols.
+SIGTERM/SIGINT; `rogue-ioc health` exits 0 when the IOC's heartbeat answers on both protocols;
+`rogue-ioc config save|load FILE` has a running IOC write or apply a settings file in its
+autosave directory.
 Every option also comes from an `IOC_*` environment variable; a flag overrides it. Mistakes in
 the configuration are one line on stderr and exit code 2.
 """
@@ -34,6 +36,8 @@ ENV_DEFAULTS = {
     "IOC_LOG_LEVEL": "INFO",
     "IOC_READ_PERIOD": "0",
     "IOC_HEALTH_TIMEOUT": "3",
+    "IOC_AUTOSAVE": "",
+    "IOC_AUTOSAVE_PERIOD": "60",
     "EPICS_CA_SERVER_PORT": "5064",
     "EPICS_PVA_SERVER_PORT": "5075",
 }
@@ -140,7 +144,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         description="Serve a PyRogue tree over EPICS Channel Access and PV Access.",
         epilog=f"Without a command, {PROG} runs 'serve'. See '{PROG} serve -h'.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{serve,health,screens}")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,health,screens,config}")
 
     serve = commands.add_parser("serve", help="run the IOC (the default)")
     add_tree_options(serve, env)
@@ -165,6 +169,21 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="period of the server's own reads of served Variables, 0 = off "
         "(env IOC_READ_PERIOD, default %(default)s)",
     )
+    serve.add_argument(
+        "--autosave",
+        default=env["IOC_AUTOSAVE"],
+        metavar="FILE",
+        help="keep the RW settings in this pyrogue YAML config file: restored at start, saved "
+        "on change (env IOC_AUTOSAVE)",
+    )
+    serve.add_argument(
+        "--autosave-period",
+        type=seconds,
+        default=env["IOC_AUTOSAVE_PERIOD"],
+        metavar="SECONDS",
+        help="also save every SECONDS, re-reading every setting "
+        "(env IOC_AUTOSAVE_PERIOD, default %(default)s)",
+    )
 
     health = commands.add_parser("health", help="check a running IOC; exit 0 healthy, 1 not")
     health.add_argument(
@@ -186,6 +205,26 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     screens.add_argument(
         "--out", required=True, metavar="DIR", help="directory for the screens (created)"
     )
+
+    config = commands.add_parser(
+        "config",
+        help="have a running IOC save its settings to, or load them from, FILE in its "
+        "autosave directory",
+    )
+    config.add_argument("action", choices=("save", "load"))
+    config.add_argument("file", metavar="FILE", help="a .yml/.yaml file name (no directory)")
+    config.add_argument(
+        "--prefix",
+        default=env["IOC_PREFIX"],
+        help="PV name prefix (env IOC_PREFIX, default %(default)s)",
+    )
+    config.add_argument(
+        "--timeout",
+        type=seconds,
+        default="60",
+        metavar="SECONDS",
+        help="how long to wait for the IOC (default %(default)s)",
+    )
     return parser
 
 
@@ -193,7 +232,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
     """Options from `argv` over `environ`; group lists are flattened, empty strings are None."""
     env = settings(environ)
     args = list(argv)
-    if not args or args[0] not in ("serve", "health", "screens", "-h", "--help"):
+    if not args or args[0] not in ("serve", "health", "screens", "config", "-h", "--help"):
         args.insert(0, "serve")
     opts = build_parser(env).parse_args(args)
     if opts.command in ("serve", "screens"):
@@ -202,6 +241,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
         opts.pvmap = opts.pvmap or None
     if opts.command == "serve":
         opts.dump = opts.dump or None
+        opts.autosave = opts.autosave or None
     return opts
 
 
@@ -289,8 +329,13 @@ def _describe(exc: BaseException) -> str:
 
 def start_server(root: Any, opts: argparse.Namespace, pvmap: dict[str, str] | None) -> Any:
     """An `EpicsPvServer` on `root`, started with the Root; a failed start stops the Root."""
+    from ioc.autosave import Autosave
     from ioc.server import EpicsPvServer
 
+    autosave = None
+    if opts.autosave:
+        check_autosave_file(opts.autosave)
+        autosave = Autosave(opts.autosave, period=opts.autosave_period)
     server = EpicsPvServer(
         base=opts.prefix,
         root=root,
@@ -298,6 +343,7 @@ def start_server(root: Any, opts: argparse.Namespace, pvmap: dict[str, str] | No
         excGroups=opts.exclude,
         pvMap=pvmap,
         readPeriod=opts.read_period,
+        autosave=autosave,
     )
     try:
         root.start()
@@ -306,6 +352,20 @@ def start_server(root: Any, opts: argparse.Namespace, pvmap: dict[str, str] | No
             stop_root(root)
         raise
     return server
+
+
+def check_autosave_file(fname: str) -> None:
+    """The autosave file must be a .yml/.yaml file in a writable directory (it is replaced)."""
+    path = Path(fname)
+    if path.suffix not in (".yml", ".yaml"):
+        raise CliError(f"autosave file {fname} must end in .yml or .yaml")
+    if path.is_dir():
+        raise CliError(f"autosave file {fname} is a directory")
+    directory = path.parent
+    if not directory.is_dir():
+        raise CliError(f"autosave directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CliError(f"autosave directory {directory} is not writable")
 
 
 def stop_root(root: Any) -> None:
@@ -395,6 +455,15 @@ def screens(opts: argparse.Namespace) -> int:
     return run(opts)
 
 
+def config(opts: argparse.Namespace) -> int:
+    """Have the IOC serving `opts.prefix` save or load a settings file; 0 when it did."""
+    from ioc.configclient import run
+
+    done, text = run(opts.prefix, opts.action, opts.file, opts.timeout)
+    print(text)
+    return 0 if done else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `rogue-ioc` and `python -m ioc`; returns the exit code."""
     opts = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
@@ -403,6 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return health(opts)
         if opts.command == "screens":
             return screens(opts)
+        if opts.command == "config":
+            return config(opts)
         return serve(opts)
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -18,7 +18,8 @@ from typing import Any
 from softioc import alarm, builder, softioc
 from softioc.imports import callbackSetQueueSize
 
-from . import _softioc, puttrap
+from . import _softioc, configpvs, puttrap
+from .autosave import Autosave, settings_of
 from .dispatch import PutDispatcher
 from .holder import EpicsPvHolder, tree_activity
 from .naming import RecordName, heartbeat_name
@@ -42,7 +43,8 @@ class EpicsPvServer:
     ``<base>:<path with '.' replaced by ':'>``; ``excGroups=None`` means ``['NoServe']``. With
     ``pvMap`` ({path: PV name}) exactly the mapped paths are served under the given names.
     ``readPeriod`` > 0 reads every served Variable through the tree that often, so that a failing
-    hardware read shows as INVALID/READ on its PV.
+    hardware read shows as INVALID/READ on its PV. ``autosave`` keeps the served settings in a
+    pyrogue YAML config file: restored before the IOC serves, saved while it runs.
 
     The server registers with ``root.addProtocol``; the Root starts and stops it.
     """
@@ -55,6 +57,7 @@ class EpicsPvServer:
         excGroups: str | list[str] | None = None,
         pvMap: dict[str, str] | None = None,
         readPeriod: float = 0.0,
+        autosave: Autosave | None = None,
     ) -> None:
         self._base = base
         self._root = root
@@ -62,6 +65,7 @@ class EpicsPvServer:
         self._exc = group_list(excGroups)
         self._pv_map = dict(pvMap) if pvMap is not None else None
         self._read_period = readPeriod
+        self._autosave = autosave
         self._names: dict[str, RecordName] = {}
         self._holders: list[EpicsPvHolder] = []
         self._dispatcher: PutDispatcher | None = None
@@ -110,8 +114,14 @@ class EpicsPvServer:
             )
         variables = select(self._root, self._base, self._inc, self._exc, self._pv_map)
         self._names = served_names(self._base, variables)
+        if self._autosave is not None:
+            clash = set(configpvs.pv_names(self._base)) & {n.full for n in self._names.values()}
+            if clash:
+                raise ValueError(f"names taken by the autosave PVs: {', '.join(sorted(clash))}")
         _running_server = self
         started = time.monotonic()
+        if self._autosave is not None:
+            self._autosave.restore(settings_of(var for var, _ in variables.values()))
         with _bulk_allocation():
             beat = self._build_ioc(variables)
         for var in self._root.variableList:
@@ -120,6 +130,8 @@ class EpicsPvServer:
             if var.path.count(".") == 1 and not var.isCommand:
                 var.addListener(tree_activity.listener)
         tree_activity.touch()
+        if self._autosave is not None:
+            self._autosave.start()
         self._spawn("ioc-heartbeat", self._beat, beat)
         if self._read_period > 0:
             self._spawn("ioc-read", self._read_loop)
@@ -140,6 +152,8 @@ class EpicsPvServer:
         beat = _softioc.create(
             builder.longIn, self.heartbeat, initial_value=0, DESC="rogue-ioc heartbeat"
         )
+        if self._autosave is not None:
+            configpvs.ConfigPvs(self._base, self._autosave)
         _softioc.load_database()
         puttrap.install()
         # An In record's update is one queued callback (at most one per record at a time); a
@@ -159,6 +173,8 @@ class EpicsPvServer:
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
+        if self._autosave is not None:
+            self._autosave.stop()
 
     # --- background work -----------------------------------------------------------------------
 

@@ -288,10 +288,13 @@ class Types(Device):
 
 
 class SimControl(Device):
-    """Fault injection served as PVs: memory faults, slow memory, a wedged update thread."""
+    """Fault injection served as PVs: memory faults, slow memory, a wedged update thread.
+
+    In pyrogue's ``NoConfig`` group: faults are not settings, a config file never restores them.
+    """
 
     def __init__(self, *, memory: MemoryEmulator, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(groups=["NoConfig"], **kwargs)
         self._simMemory = memory
         self.add(
             [
