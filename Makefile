@@ -168,10 +168,12 @@ integration-test: image
 ## bench: N = 1k, 10k, 100k; prints the table, writes bench/results/latest.json
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/autosave.py
 
 ## bench-smoke: the same for N = 100 only (< 1 min), keeps the benchmark working in CI
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/run.py --smoke
+	$(BIN)/python bench/autosave.py --n 100
 
 ## integration-down: remove what integration-test started (it does so itself; for interrupted runs)
 integration-down:

@@ -246,7 +246,8 @@ class Autosave:
         #: Called (without arguments) after every save attempt, e.g. to publish the status.
         self.on_save: Any = None
         self._settings: dict[str, Setting] = {}
-        self._values: dict[str, tuple[str, str | None]] = {}
+        self._values: dict[str, str] = {}
+        self._layout = configfile.Layout(())
         self._dirty: set[str] = set()
         self._lock = threading.Lock()
         self._file_lock = threading.Lock()
@@ -278,6 +279,7 @@ class Autosave:
     def start(self) -> None:
         """Watch the settings and save them in the background (call once the IOC serves)."""
         self._values = {path: self._scalar(s) for path, s in self._settings.items()}
+        self._layout = configfile.Layout(self._values)
         if self.path.exists():
             self._written = self.path.read_text(encoding="utf-8", errors="replace")
         for setting in self._settings.values():
@@ -317,8 +319,8 @@ class Autosave:
                 next_full = time.monotonic() + self.period
             self.save_changes(everything)
 
-    def _scalar(self, setting: Setting) -> tuple[str, str | None]:
-        return configfile.scalar_of(setting.var.getVariableValue(read=False))
+    def _scalar(self, setting: Setting) -> str:
+        return configfile.yaml_value(setting.var.getVariableValue(read=False))
 
     def save_changes(self, everything: bool = False) -> None:
         """Save now the settings that changed (``everything``: re-read all of them first)."""
@@ -328,7 +330,7 @@ class Autosave:
             dirty = set(self._settings)
         for path in dirty:
             self._values[path] = self._scalar(self._settings[path])
-        text = configfile.render(self._values.items())
+        text = self._layout.text(self._values.values())
         with self._file_lock:
             if text == self._written:
                 return
@@ -349,8 +351,8 @@ class Autosave:
 
     def export(self, path: Path) -> None:
         """Write every setting's current value to ``path`` (``rogue-ioc config save``)."""
-        values = {p: self._scalar(s) for p, s in self._settings.items()}
-        configfile.write_atomically(path, configfile.render(values.items()))
+        values = [self._scalar(setting) for setting in self._settings.values()]
+        configfile.write_atomically(path, self._layout.text(values))
 
     def load(self, path: Path) -> Outcome:
         """Apply the config file ``path`` to the running IOC (``rogue-ioc config load``)."""

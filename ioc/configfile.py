@@ -48,6 +48,11 @@ class ConfigError(ValueError):
 # --- writing -------------------------------------------------------------------------------------
 
 
+def yaml_value(vv: Any) -> str:
+    """A VariableValue as the YAML text of its value in a config file (see :func:`scalar_of`)."""
+    return _scalar(*scalar_of(vv))
+
+
 def scalar_of(vv: Any) -> tuple[str, str | None]:
     """(YAML tag, text) of a VariableValue, as pyrogue's config files hold it.
 
@@ -109,25 +114,47 @@ def _scalar(tag: str, text: str | None) -> str:
     return line[len("k: ") :].rstrip("\n")
 
 
-def render(entries: Iterable[tuple[str, tuple[str, str | None]]]) -> str:
-    """The config file of ``entries`` (dotted path → (tag, text)), nested by path, in order.
+class Layout:
+    """The fixed part of a config file for settings in tree order: keys, nesting, indentation.
+
+    Built once per set of paths; :meth:`text` then only joins in the values, so a save of many
+    settings costs a string join, not a YAML emitter run.
+    """
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self.paths = list(paths)
+        keys: dict[str, str] = {}
+        self._prefixes: list[str] = []
+        previous: list[str] = []
+        for path in self.paths:
+            parts = path.split(".")
+            common = 0
+            while common < min(len(previous), len(parts) - 1) and previous[common] == parts[common]:
+                common += 1
+            head = "".join(
+                f"{'  ' * depth}{_key(keys, parts[depth])}:\n"
+                for depth in range(common, len(parts) - 1)
+            )
+            self._prefixes.append(f"{head}{'  ' * (len(parts) - 1)}{_key(keys, parts[-1])}: ")
+            previous = parts[:-1]
+
+    def text(self, values: Iterable[str]) -> str:
+        """The file with ``values`` (YAML value texts, one per path, in order)."""
+        if not self.paths:
+            return "{}\n"
+        return "".join(
+            f"{prefix}{value}\n" for prefix, value in zip(self._prefixes, values, strict=True)
+        )
+
+
+def render(entries: Iterable[tuple[str, str]]) -> str:
+    """The config file of ``entries`` (dotted path → YAML value text), nested by path, in order.
 
     Entries of one device must be contiguous (tree order); the first path component is the
     Root's name, the top key.
     """
-    lines: list[str] = []
-    keys: dict[str, str] = {}
-    previous: list[str] = []
-    for path, (tag, text) in entries:
-        parts = path.split(".")
-        common = 0
-        while common < min(len(previous), len(parts) - 1) and previous[common] == parts[common]:
-            common += 1
-        for depth in range(common, len(parts) - 1):
-            lines.append(f"{'  ' * depth}{_key(keys, parts[depth])}:")
-        lines.append(f"{'  ' * (len(parts) - 1)}{_key(keys, parts[-1])}: {_scalar(tag, text)}")
-        previous = parts[:-1]
-    return "\n".join(lines) + "\n" if lines else "{}\n"
+    pairs = list(entries)
+    return Layout(path for path, _ in pairs).text(value for _, value in pairs)
 
 
 def _key(cache: dict[str, str], name: str) -> str:

@@ -38,7 +38,7 @@ class VV:
     ],
 )
 def test_values_read_back_as_written(vv, loaded):
-    text = configfile.render([("root.Dev.Var", configfile.scalar_of(vv))])
+    text = configfile.render([("root.Dev.Var", configfile.yaml_value(vv))])
     assert configfile.parse(text) == {"root": {"Dev": {"Var": loaded}}}
     # pyrogue reads its files with PyYAML's full Loader (YAML 1.1): the same values
     assert yaml.load(text, Loader=yaml.Loader) == {"root": {"Dev": {"Var": loaded}}}
@@ -46,11 +46,11 @@ def test_values_read_back_as_written(vv, loaded):
 
 def test_render_nests_by_device_in_tree_order():
     entries = [
-        ("root.A.X", (configfile.INT_TAG, "1")),
-        ("root.A.B.Y", (configfile.INT_TAG, "2")),
-        ("root.A.Z", (configfile.INT_TAG, "3")),
-        ("root.Dev[0].V", (configfile.INT_TAG, "4")),
-        ("root.W", (configfile.INT_TAG, "5")),
+        ("root.A.X", "1"),
+        ("root.A.B.Y", "2"),
+        ("root.A.Z", "3"),
+        ("root.Dev[0].V", "4"),
+        ("root.W", "5"),
     ]
     text = configfile.render(entries)
     assert text.splitlines() == [
@@ -243,7 +243,7 @@ def test_a_saved_tree_restores_into_a_fresh_one(tree):
     settings["root.Dev.Text"].var.set("x: 'y'")
     settings["root.Dev.Arr"].var.set(np.array([1, -2, 3, -4], np.int32))
     text = configfile.render(
-        (p, configfile.scalar_of(s.var.getVariableValue(read=False))) for p, s in settings.items()
+        (p, configfile.yaml_value(s.var.getVariableValue(read=False))) for p, s in settings.items()
     )
     fresh = make_root()
     outcome = apply_data(settings_of(fresh.variableList), configfile.parse(text), "test")
