@@ -80,13 +80,18 @@ class EpicsPvServer:
         return {path: name.full for path, name in self._names.items()}
 
     def dump(self, fname: str | None = None) -> None:
-        """Write one ``PVNAME -> path`` line per PV to ``fname``, or print them.
+        """Write one ``PVNAME -> path  [access]`` line per PV to ``fname``, or print them.
 
-        An aliased PV (full name over 60 characters) also names its short record.
+        The access is the Variable's mode (RW, RO, WO) or, for a Command, ``command`` or
+        ``command with argument``. An aliased PV (full name over 60 characters) also names its
+        short record.
         """
+        access = {holder.var.path: _access(holder.var) for holder in self._holders}
         lines = []
         for path, name in self._names.items():
-            marker = f"  [record {name.record}]" if name.aliased else ""
+            marker = f"  [{access[path]}]"
+            if name.aliased:
+                marker += f"  [record {name.record}]"
             lines.append(f"{name.full} -> {path}{marker}")
         text = "\n".join(lines) + "\n"
         if fname is None:
@@ -217,3 +222,10 @@ def _bulk_allocation() -> Iterator[None]:
         if enabled:
             gc.enable()
     gc.freeze()
+
+
+def _access(var: Any) -> str:
+    """How a client may use ``var``'s PV: its mode, or the kind of Command it is."""
+    if var.isCommand:
+        return "command with argument" if getattr(var, "arg", False) else "command"
+    return str(var.mode)
