@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run screens test unit lint bench bench-smoke wheels base-image image up down integration-test integration-down
+.PHONY: install run screens test unit lint bench bench-smoke wheels base-image image up down integration-test integration-down \
+        dropin-rogue-image dropin-rogue-test
 
 install: $(STAMP)
 
@@ -160,6 +161,46 @@ integration-test: image
 	if [ $$rc != 0 ]; then \
 	  echo "integration-test: failed (exit $$rc); IOC logs:"; \
 	  $(IT_COMPOSE) --profile test logs --no-color --tail=40 ioc ioc-dropin 2>&1 || true; fi; \
+	exit $$rc
+
+# ---------------------------------------------------------------------------
+# The drop-in with SLAC Rogue built from source (examples/dropin-rogue): only with ROGUE_SOURCE,
+# a directory holding an unpacked Rogue source tree; CI never needs one.
+# ---------------------------------------------------------------------------
+ROGUE_SOURCE  ?=
+ROGUE_VERSION ?=
+ROGUE_PACKAGE ?=
+ROGUE_ROOT    ?= pyrogue.examples:ExampleRoot
+ROGUE_PREFIX  ?= ROGUE
+ROGUE_IMAGE   ?= rogue-ioc-rogue:latest
+# Tree paths the smoke test must not write or invoke (a regular expression; see test_any_root.py).
+ROGUE_NO_WRITE ?=
+ROGUE_DEADLINE ?= 1800
+ROGUE_COMPOSE  = ROGUE_IMAGE=$(ROGUE_IMAGE) TESTS_IMAGE=$(TESTS_IMAGE) ROGUE_PREFIX=$(ROGUE_PREFIX) \
+                 ROGUE_NO_WRITE='$(ROGUE_NO_WRITE)' $(COMPOSE) -p $(IT_PROJECT)-rogue
+
+## dropin-rogue-image: $(ROGUE_IMAGE) = the appliance + Rogue built from ROGUE_SOURCE + the Root
+## (ROGUE_ROOT, ROGUE_PREFIX; a lab's package in ROGUE_PACKAGE); the build itself is offline
+dropin-rogue-image: image
+	@ROGUE_SOURCE='$(ROGUE_SOURCE)' ROGUE_VERSION='$(ROGUE_VERSION)' ROGUE_PACKAGE='$(ROGUE_PACKAGE)' \
+	  IOC_ROOT='$(ROGUE_ROOT)' IOC_PREFIX='$(ROGUE_PREFIX)' IOC_IMAGE='$(IMAGE)' \
+	  BASE_IMAGE='$(BASE_IMAGE)' ROGUE_IMAGE='$(ROGUE_IMAGE)' PIP='$(abspath $(BIN))/pip' WHEEL_TARGET='$(WHEEL_TARGET)' \
+	  BUILD_DIR='$(BUILD_DIR)' WHEELHOUSE='$(abspath $(WHEELHOUSE))' examples/dropin-rogue/build.sh
+
+## dropin-rogue-test: that image under compose, checked by tests/integration/test_any_root.py
+## (every PV on CA and PVA, RW round trips, commands, health); skipped without ROGUE_SOURCE
+dropin-rogue-test:
+	@if [ -z '$(ROGUE_SOURCE)' ]; then \
+	  echo "dropin-rogue-test: skipped: set ROGUE_SOURCE to an unpacked Rogue source tree"; exit 0; fi; \
+	$(MAKE) --no-print-directory dropin-rogue-image || exit 1; \
+	teardown() { $(ROGUE_COMPOSE) --profile rogue down -v --remove-orphans >/dev/null 2>&1 || true; }; \
+	teardown; trap teardown EXIT; trap 'exit 130' INT TERM; \
+	started=$$(date +%s); \
+	timeout $(ROGUE_DEADLINE) $(ROGUE_COMPOSE) --profile rogue run --rm tests-rogue; rc=$$?; \
+	health=$$(docker inspect -f '{{.State.Health.Status}}' $$($(ROGUE_COMPOSE) ps -q ioc-rogue) 2>/dev/null); \
+	echo "dropin-rogue-test: suite exit $$rc in $$(( $$(date +%s) - started )) s, ioc-rogue $${health:-gone}"; \
+	[ "$$health" = healthy ] || rc=1; \
+	if [ $$rc != 0 ]; then $(ROGUE_COMPOSE) --profile rogue logs --no-color --tail=40 ioc-rogue; fi; \
 	exit $$rc
 
 # ---------------------------------------------------------------------------

@@ -82,11 +82,11 @@ class EpicsPvServer:
     def dump(self, fname: str | None = None) -> None:
         """Write one ``PVNAME -> path  [access]`` line per PV to ``fname``, or print them.
 
-        The access is the Variable's mode (RW, RO, WO) or, for a Command, ``command`` or
-        ``command with argument``. An aliased PV (full name over 60 characters) also names its
-        short record.
+        The access is the Variable's mode as served (RW, RO, WO; RO where the record takes no
+        puts) or, for a Command, ``command`` or ``command with argument``. An aliased PV (full
+        name over 60 characters) also names its short record.
         """
-        access = {holder.var.path: _access(holder.var) for holder in self._holders}
+        access = {holder.var.path: _access(holder) for holder in self._holders}
         lines = []
         for path, name in self._names.items():
             marker = f"  [{access[path]}]"
@@ -224,8 +224,12 @@ def _bulk_allocation() -> Iterator[None]:
     gc.freeze()
 
 
-def _access(var: Any) -> str:
-    """How a client may use ``var``'s PV: its mode, or the kind of Command it is."""
+def _access(holder: EpicsPvHolder) -> str:
+    """How a client may use the PV: the kind of Command, or the Variable's mode as served.
+
+    A Variable the record cannot take puts for (its display text does not parse back) is RO.
+    """
+    var = holder.var
     if var.isCommand:
         return "command with argument" if getattr(var, "arg", False) else "command"
-    return str(var.mode)
+    return str(var.mode) if holder.writable else "RO"

@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 
 from .conftest import REMOTE_PREFIX, CaClient, Ioc, IocFactory, PvaClient, wait_ready
-from .support import GET_TIMEOUT
+from .support import GET_TIMEOUT, wait_for
 
 DUMP_LINE = re.compile(
     r"(?P<pv>\S+) -> (?P<path>\S+)  \[(?P<access>[^\]]+)\](?:  \[record (?P<record>\S+)\])?"
@@ -88,6 +88,7 @@ def target(tmp_path_factory: pytest.TempPathFactory, ioc_factory: IocFactory) ->
             pytest.skip("the remote IOC's PV list is not reachable (set IOC_TEST_DUMP)")
         remote = Ioc(REMOTE_PREFIX, None)
         wait_ready(remote, remote.heartbeat)
+        wait_for(Path(dump).exists, what=f"the IOC's dump {dump}")
         yield Target(remote, read_dump(Path(dump)), NO_WRITE)
         remote.stop()
         return
@@ -129,10 +130,14 @@ def test_rw_variables_round_trip(target: Target, ca: CaClient, pva: PvaClient) -
         before = _plain(raw)
         after = _other_value(raw)
         changed += not _same(after, before)
-        ca.put(entry.pv, after)
-        _assert_reads(entry.pv, after, ca, pva)
-        pva.put(entry.pv, before)
-        _assert_reads(entry.pv, before, ca, pva)
+        try:
+            ca.put(entry.pv, after)
+            _assert_reads(entry.pv, after, ca, pva)
+            pva.put(entry.pv, before)
+            _assert_reads(entry.pv, before, ca, pva)
+        except Exception as error:
+            trip = f"{before!r} -> {after!r} -> {before!r}"
+            raise AssertionError(f"{entry.path}: {trip}: {error}") from error
     print(f"{len(entries)} RW PVs round-tripped, {changed} through a different value")
 
 
