@@ -173,8 +173,10 @@ ROGUE_PACKAGE ?=
 ROGUE_ROOT    ?= pyrogue.examples:ExampleRoot
 ROGUE_PREFIX  ?= ROGUE
 ROGUE_IMAGE   ?= rogue-ioc-rogue:latest
-# Tree paths the smoke test must not write or invoke (a regular expression; see test_any_root.py).
-ROGUE_NO_WRITE ?=
+# Tree paths the smoke test must not write or invoke (a regular expression; test_any_root.py);
+# ExampleRoot: StreamWriter.Open fails until a data file is named, and Close (a configuration dump)
+# races ExampleRoot's own TestPlotFigure getter, which is not thread-safe.
+ROGUE_NO_WRITE ?= ExampleRoot\.StreamWriter\.(Open|Close)
 ROGUE_DEADLINE ?= 1800
 ROGUE_COMPOSE  = ROGUE_IMAGE=$(ROGUE_IMAGE) TESTS_IMAGE=$(TESTS_IMAGE) ROGUE_PREFIX=$(ROGUE_PREFIX) \
                  ROGUE_NO_WRITE='$(ROGUE_NO_WRITE)' $(COMPOSE) -p $(IT_PROJECT)-rogue

@@ -47,13 +47,13 @@ mkdir -p "$ctx/rogue" "$ctx/wheels"
 tar -C "$ROGUE_SOURCE" -c --exclude=./build --exclude=./lib --exclude=.git --exclude='*.so' \
     --exclude=__pycache__ . | tar -C "$ctx/rogue" -x
 
-# Debian packages: resolved and fetched by apt in a throw-away container of the appliance image,
-# so the set is exactly what that image lacks.
-appliance_id=$(docker image inspect -f '{{.Id}}' "$IOC_IMAGE")
+# Debian packages: resolved and fetched by apt in a throw-away container of the base image,
+# so the set is exactly what the base (and the appliance built on it) lacks.
+base_id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")
 fetch_debs() {  # fetch_debs KIND PACKAGES...
     local kind=$1 dir=$build/rogue-debs/$1
     shift
-    local key="$appliance_id $*"
+    local key="$base_id $*"
     if [ -f "$dir/.key" ] && [ "$(cat "$dir/.key")" = "$key" ]; then
         say "$kind packages up to date ($(ls "$dir"/*.deb | wc -l) in $dir)"
         return
@@ -61,7 +61,7 @@ fetch_debs() {  # fetch_debs KIND PACKAGES...
     say "fetching $kind packages: $*"
     rm -rf "$dir"
     mkdir -p "$dir"
-    docker run --rm --user root --entrypoint sh -v "$dir:/out" "$IOC_IMAGE" -c "
+    docker run --rm --user root --entrypoint sh -v "$dir:/out" "$BASE_IMAGE" -c "
         apt-get update -qq && apt-get install -qq -y --download-only --no-install-recommends $* \
         && cp /var/cache/apt/archives/*.deb /out/ && chown -R $(id -u):$(id -g) /out" >/dev/null
     echo "$key" >"$dir/.key"
@@ -90,15 +90,15 @@ if [ -n "$ROGUE_PACKAGE" ]; then
 fi
 printf '%s\n' $requirements >"$ctx/wheels/requirements.txt"
 wheels=$build/rogue-wheels
-key="$appliance_id $(cat "$ctx/wheels/requirements.txt" | tr '\n' ' ')"
+pinned=$(docker run --rm --entrypoint pip "$IOC_IMAGE" freeze | grep -E '^[A-Za-z0-9_.-]+==')
+key="$(tr '\n' ' ' <"$ctx/wheels/requirements.txt")| $(echo "$pinned" | tr '\n' ' ')"
 if [ -f "$wheels/.key" ] && [ "$(cat "$wheels/.key")" = "$key" ]; then
     say "wheels up to date ($(ls "$wheels"/*.whl | wc -l) in $wheels)"
 else
     say "fetching wheels for: $(tr '\n' ' ' <"$ctx/wheels/requirements.txt")"
     rm -rf "$wheels"
     mkdir -p "$wheels"
-    docker run --rm --entrypoint pip "$IOC_IMAGE" freeze | grep -E '^[A-Za-z0-9_.-]+==' \
-        >"$wheels/constraints.txt"
+    echo "$pinned" >"$wheels/constraints.txt"
     # shellcheck disable=SC2086  # WHEEL_TARGET is a list of flags
     "$PIP" download --quiet -d "$wheels" $WHEEL_TARGET --find-links "$ctx/wheels" \
         ${WHEELHOUSE:+--find-links "$WHEELHOUSE"} \
