@@ -69,6 +69,10 @@ class Version(Device):
         super().__init__(memBase=memBase, offset=VERSION_BASE, **kwargs)
         self._upTime = upTime
         memBase.addDynamic(VERSION_BASE + UPTIME_OFFSET, 4, upTime.register)
+        # The firmware constants are in the hardware; `value=` shows them before the first read.
+        memBase.poke(VERSION_BASE, FPGA_VERSION.to_bytes(4, "little"))
+        memBase.poke(VERSION_BASE + 0x10, DEVICE_DNA.to_bytes(8, "little"))
+        memBase.poke(VERSION_BASE + 0x100, BUILD_STAMP.encode())
         self.add(
             [
                 RemoteVariable(name="FpgaVersion", offset=0x00, mode="RO", value=FPGA_VERSION),
@@ -169,7 +173,9 @@ class Adc(Device):
                 LocalVariable(
                     name="InputSelect", value=0, enum={i: f"Input{i:02d}" for i in range(20)}
                 ),
-                RemoteVariable(name="Samples", offset=0x10, numValues=4),
+                RemoteVariable(
+                    name="Samples", offset=0x10, numValues=4, valueBits=32, valueStride=32
+                ),
             ]
         )
 
@@ -276,7 +282,9 @@ class Types(Device):
                     enum={0: "Short", 1: "ThisLabelIsLongerThanTwentyFiveCharacters"},
                 ),
                 LocalVariable(name="FloatArray", value=np.zeros(8)),
-                RemoteVariable(name="IntArray", offset=0xA0, numValues=4),
+                RemoteVariable(
+                    name="IntArray", offset=0xA0, numValues=4, valueBits=32, valueStride=32
+                ),
                 LocalVariable(name="List", value=[1, 2, 3]),
                 LocalVariable(name="Dict", value={"a": 1}),
                 LocalVariable(name="RoInt", value=7, mode="RO"),

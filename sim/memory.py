@@ -16,10 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-__all__ = ["Field", "MemoryEmulator", "MemoryFault"]
+__all__ = ["Field", "GeneralError", "MemoryEmulator", "MemoryFault"]
 
 
-class MemoryFault(Exception):
+class GeneralError(Exception):
+    """rogue's `GeneralError`: raised by its memory layer for a refused value or failed access."""
+
+
+class MemoryFault(GeneralError):
     """An access touched an address range with an injected read or write fault."""
 
     def __init__(self, address: int, access: str) -> None:

@@ -1,353 +1,683 @@
-"""A pure-Python tree with the pyrogue API subset rogue-ioc uses (SPEC.md §3, §10).
+"""A pure-Python implementation of pyrogue's device-authoring API on simulated memory.
 
-Device authors build a tree from `Root`, `Device`, `LocalVariable`, `RemoteVariable` (with the
-register models of `sim.model`, re-exported here: `UInt`, `Int`, `Bool`, `Float`, `Double`,
-`String` and their big-endian variants), `LocalCommand` and `RemoteCommand`; RemoteVariables
-live in a `sim.memory.MemoryEmulator` given as a Device's `memBase`. The semantics follow
-pyrogue wherever a device author or the IOC would notice them: typeStr/nativeType/disp/enum,
-VariableValue with alarm status and severity, range errors, listeners called on the Root's
-update thread, polling, groups and command arguments. Unlike pyrogue, building and starting a
-tree is linear in its size.
+`import sim.tree as pr` gives what a pyrogue device package uses: `Root`, `Device`,
+`LocalVariable`, `RemoteVariable`, `LinkVariable`, `LocalCommand`/`BaseCommand`/`Command`,
+`RemoteCommand`, the register models (`UInt`, `Int`, `Bool`, `Float`, `Double`, `String`,
+`Fixed`, `UIntReversed`, ...), the errors (`VariableError`, `MemoryError`, `NodeError`,
+`DeviceError`, `CommandError`, `GeneralError`) and the YAML helpers. RemoteVariables live in a
+`sim.memory.MemoryEmulator` given as a Device's `memBase`. Every Device carries pyrogue's
+`enable`, `ReadDevice` and `WriteDevice`; a Root carries pyrogue's standard variables and
+commands (Time, PollEn, ReadAll, WriteAll, SaveConfig, LoadConfig, ...). Listeners run on the
+Root's update thread, polling on its poll thread. Unlike pyrogue, building and starting a tree
+is linear in its size. docs/simulator.md lists what is supported and how it differs.
 """
 
 from __future__ import annotations
 
-import ast
-import heapq
-import inspect
+import datetime
+import functools
 import logging
-import re
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-
-from sim.memory import Field, MemoryEmulator
+from sim.command import BaseCommand, Command, CommandError, LocalCommand, RemoteCommand
+from sim.memory import GeneralError, MemoryEmulator
 from sim.model import (
     Bool,
     Double,
     DoubleBE,
+    Fixed,
     Float,
+    Float16,
+    Float16BE,
     FloatBE,
     Int,
     IntBE,
     Model,
     String,
+    UFixed,
     UInt,
     UIntBE,
+    UIntReversed,
+    reverseBits,
+    twosComplement,
 )
+from sim.node import Node, NodeError
+from sim.variable import (
+    BaseVariable,
+    LinkVariable,
+    LocalVariable,
+    RemoteVariable,
+    VariableError,
+    VariableValue,
+    functionWrapper,
+)
+from sim.workers import Heartbeat, PollThread, UpdateThread
+from sim.yamlconfig import dataToYaml, yamlFiles, yamlToData
 
 __all__ = [
+    "ArrayDevice",
+    "BaseCommand",
     "BaseVariable",
     "Bool",
+    "Command",
+    "CommandError",
     "Device",
+    "DeviceError",
     "Double",
     "DoubleBE",
+    "EnableVariable",
+    "Fixed",
     "Float",
+    "Float16",
+    "Float16BE",
     "FloatBE",
+    "GeneralError",
     "Int",
     "IntBE",
+    "LinkVariable",
     "LocalCommand",
     "LocalVariable",
+    "MemoryError",
     "Model",
     "Node",
+    "NodeError",
     "RemoteCommand",
     "RemoteVariable",
     "Root",
     "String",
+    "UFixed",
     "UInt",
     "UIntBE",
+    "UIntReversed",
+    "VariableError",
     "VariableValue",
+    "dataToYaml",
+    "functionWrapper",
+    "reverseBits",
+    "twosComplement",
+    "yamlToData",
 ]
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[str, "VariableValue"], Any]
-_MODES = ("RW", "RO", "WO")
-_BOOL_ENUM = {False: "False", True: "True"}
-_JOIN_TIMEOUT = 10.0
+_ALL_MODES = ["RW", "RO", "WO"]
+_CONFIG_MODES = ["RW", "WO"]
 
 
-# --- small helpers -----------------------------------------------------------------------------
+class DeviceError(Exception):
+    """A Device could not be set up (RemoteVariables without a memBase, ...)."""
 
 
-class _Hook:
-    """A user function called with the subset of the offered keywords it declares.
+class MemoryError(Exception):
+    """pyrogue's MemoryError: a memory access or block layout failed."""
 
-    pyrogue calls device functions (command functions, localSet, localGet) by keyword and
-    passes only the names the function takes; a function with `**kwargs` gets them all.
-    """
-
-    __slots__ = ("function", "names")
-
-    def __init__(self, function: Callable[..., Any], offered: tuple[str, ...]) -> None:
-        try:
-            params = inspect.signature(function).parameters
-        except ValueError:  # a builtin without a signature (e.g. time.time) takes no keywords
-            params = {}
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            self.names = offered
-        else:
-            self.names = tuple(n for n in offered if n in params)
-        self.function = function
-
-    def __call__(self, **offered: Any) -> Any:
-        return self.function(**{n: offered[n] for n in self.names})
+    def __init__(self, *, name: str, address: int, msg: str | None = None, size: int = 0) -> None:
+        text = f"Memory Error for {name} at address {address:#08x}"
+        super().__init__(text if msg is None else f"{text} {msg}")
 
 
-def _same(a: Any, b: Any) -> bool:
-    """True when `a` and `b` are the same value of the same type (arrays compared by content)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (
-            isinstance(a, np.ndarray)
-            and isinstance(b, np.ndarray)
-            and a.dtype == b.dtype
-            and a.shape == b.shape
-            and bool(np.array_equal(a, b))
+class EnableVariable(BaseVariable):
+    """A Device's `enable`: True/False, or 'parent'/'deps' when disabled from above."""
+
+    def __init__(self, *, enabled: bool, deps: Iterable[BaseVariable] | None = None) -> None:
+        super().__init__(
+            name="enable",
+            description="Determines if device is enabled for hardware access",
+            mode="RW",
+            value=enabled,
+            groups="Enable",
+            disp={False: "False", True: "True", "parent": "ParentFalse", "deps": "ExtDepFalse"},
         )
-    return type(a) is type(b) and bool(a == b)
+        self._deps = list(deps or ())
+        self._depDis = bool(self._deps)
+        for dep in self._deps:
+            dep.addListener(self)
+        self._value = enabled
 
-
-# --- nodes -------------------------------------------------------------------------------------
-
-
-class Node:
-    """A named element of a tree: a Device (with children) or a Variable/Command.
-
-    `path` is the dotted path from the Root once the node is part of a Root's tree.
-    """
-
-    def __init__(self, *, name: str, description: str = "", groups: Iterable[str] | None = None):
-        if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(f"invalid node name {name!r}")
-        self.name = name
-        self.description = description
-        self._groups = [groups] if isinstance(groups, str) else list(groups or ())
-        self._parent: Device | None = None
-        self._root: Root | None = None
-        self._path = name
-
-    @property
-    def path(self) -> str:
-        """Dotted path from the Root, e.g. 'root.Dev.Var' (just the name before attachment)."""
-        return self._path
-
-    @property
-    def parent(self) -> Device | None:
-        """The Device this node was added to."""
-        return self._parent
-
-    @property
-    def root(self) -> Root | None:
-        """The Root of the tree this node belongs to, None while it is not in one."""
-        return self._root
-
-    def inGroup(self, group: str | Iterable[str]) -> bool:
-        """True when the node is in `group` (a name) or in any of the groups in a list."""
-        if isinstance(group, str):
-            return group in self._groups
-        return any(g in self._groups for g in group)
-
-    def filterByGroup(
-        self, incGroups: str | Iterable[str] | None, excGroups: str | Iterable[str] | None
-    ) -> bool:
-        """pyrogue's group filter: included (no incGroups, or in one) and in no excGroup."""
-        return (not incGroups or self.inGroup(incGroups)) and (
-            not excGroups or not self.inGroup(excGroups)
-        )
-
-    def addToGroup(self, group: str) -> None:
-        """Add this node and everything below it to `group`."""
-        if group not in self._groups:
-            self._groups.append(group)
-        for child in self._children():
-            child.addToGroup(group)
-
-    def _children(self) -> Iterable[Node]:
-        return ()
-
-    def _attach(self) -> None:
-        """Called when the node becomes part of a Root's tree: fix its root and path."""
+    def get(self, read: bool = False, index: int = -1, **_: Any) -> Any:
+        """True, False, or 'deps'/'parent' when a dependency or the parent disables it."""
+        if self._value is False:
+            return False
+        if self._depDis:
+            return "deps"
         parent = self._parent
-        self._root = parent._root
-        self._path = f"{parent._path}.{self.name}"
+        if parent is None or parent is self._root:
+            return self._value
+        return True if parent._parent.enable.value() is True else "parent"
+
+    def set(self, value: Any, write: bool = True, index: int = -1, **_: Any) -> None:
+        """Enable (True) or disable (False) the Device and everything below it."""
+        if value in ("parent", "deps"):
+            return
+        old = self.value()
+        self._value = value
+        if old != value and old not in ("parent", "deps"):
+            self._parent._updateBlockEnable()
+            self._parent.enableChanged(value)
+        self._queueUpdate()
+
+    def _doUpdate(self) -> VariableValue | None:
+        if self._deps:
+            old = self.value() is True
+            self._depDis = not all(d.value() for d in self._deps)
+            if old != (self.value() is True):
+                self._parent._updateBlockEnable()
+                self._parent.enableChanged(self.value() is True)
+        return super()._doUpdate()
+
+    def _setDefault(self) -> None:
+        """enable keeps its constructor value."""
+
+    def _rootAttached(self, parent: Node, root: Any) -> None:
+        super()._rootAttached(parent, root)
+        if parent is not root:
+            parent._parent.enable.addListener(self)
 
 
 class Device(Node):
     """A node holding Variables, Commands and sub-Devices.
 
     `memBase` (a MemoryEmulator) is the memory of the RemoteVariables below; a Device without
-    one uses its parent's. Offsets add up from the Device that gave the memBase. The name
-    defaults to the class name, as in pyrogue.
+    one uses its parent's, at its parent's address plus `offset`. The name defaults to the
+    class name. Each Device has `enable`, `ReadDevice` and `WriteDevice`.
     """
+
+    isDevice = True
 
     def __init__(
         self,
         *,
         name: str | None = None,
         description: str = "",
-        offset: int = 0,
         memBase: MemoryEmulator | None = None,
-        groups: Iterable[str] | None = None,
+        offset: int = 0,
+        hidden: bool = False,
+        groups: Any = None,
+        expand: bool = False,
+        enabled: bool = True,
+        defaults: dict[str, Any] | None = None,
+        enableDeps: Iterable[BaseVariable] | None = None,
+        hubMin: int = 0,
+        hubMax: int = 0,
+        guiGroup: str | None = None,
     ) -> None:
-        super().__init__(name=name or type(self).__name__, description=description, groups=groups)
-        self.offset = offset
+        super().__init__(
+            name=name or type(self).__name__,
+            description=description,
+            expand=expand,
+            hidden=hidden,
+            groups=groups,
+            guiGroup=guiGroup,
+        )
         self._memBase = memBase
-        self._memory = memBase
+        self._memory: MemoryEmulator | None = memBase
+        self._offset = offset
         self._address = offset
-        self._nodes: dict[str, Node] = {}
+        self._defaults = dict(defaults or {})
+        self._ifAndProto: list[Any] = []
+        self.forceWaitEach = False
+        self.addRemoteCommands = functools.partial(self.addNodes, RemoteCommand)
+        self.add(EnableVariable(enabled=enabled, deps=enableDeps))
+        self.add(
+            LocalCommand(
+                name="ReadDevice",
+                value=False,
+                hidden=True,
+                function=lambda arg: self.readAndWaitBlocks(recurse=arg),
+                description="Force read of device without recursion",
+            )
+        )
+        self.add(
+            LocalCommand(
+                name="WriteDevice",
+                value="",
+                hidden=True,
+                function=lambda arg: self.writeAndVerifyBlocks(force=True, recurse=arg),
+                description="Force write of device without recursion",
+            )
+        )
+
+    # --- layout ------------------------------------------------------------------------------
+
+    @property
+    def offset(self) -> int:
+        """Offset from the parent Device (or from the memBase)."""
+        return self._offset
+
+    @property
+    def address(self) -> int:
+        """Absolute address in the memory."""
+        return self._address
+
+    @property
+    def running(self) -> bool:
+        """True while the Root is running."""
+        return self._root is not None and self._root.running
+
+    # --- building ----------------------------------------------------------------------------
 
     def add(self, node: Node | Iterable[Node]) -> None:
         """Add a node (or several) as children; children are reachable as attributes."""
-        for child in [node] if isinstance(node, Node) else node:
-            self._addOne(child)
-
-    def _addOne(self, node: Node) -> None:
-        if self._root is not None and self._root.running:
-            raise RuntimeError(f"cannot add {node.name} to {self._path}: the Root is running")
+        if not isinstance(node, Node):
+            for child in node:
+                self.add(child)
+            return
+        if self._root is not None:
+            raise NodeError(
+                f"Error adding node with name {node.name} to {self.name}. Tree is already started."
+            )
         if node._parent is not None:
-            raise ValueError(f"{node.name} already belongs to {node._parent._path}")
-        if node.name in self._nodes or hasattr(type(self), node.name) or node.name in vars(self):
-            raise ValueError(f"{self._path} already has a child or attribute named {node.name}")
+            raise NodeError(
+                f"Error adding node with name {node.name} to {self.name}. Node is already attached."
+            )
+        if node.name in self._nodes or node.name in self._anodes or hasattr(self, node.name):
+            raise NodeError(
+                f"Error adding node with name {node.name} to {self.name}. Name collision."
+            )
+        self._addArrayNode(node)
         self._nodes[node.name] = node
         node._parent = self
-        if self._root is not None:
-            node._attach()
 
-    def node(self, name: str) -> Node | None:
-        """The child called `name`, or None."""
-        return self._nodes.get(name)
+    def addNode(self, nodeClass: type[Node], **kwargs: Any) -> None:
+        """Add nodeClass(**kwargs)."""
+        self.add(nodeClass(**kwargs))
 
-    def __getattr__(self, name: str) -> Node:
-        nodes = self.__dict__.get("_nodes")
-        if nodes is not None and name in nodes:
-            return nodes[name]
-        raise AttributeError(f"{type(self).__name__} has no attribute or child {name!r}")
+    def addNodes(self, nodeClass: type[Node], number: int, stride: int, **kwargs: Any) -> None:
+        """Add `number` nodes 'Name[i]' at offset + i*stride."""
+        name = kwargs.pop("name")
+        offset = kwargs.pop("offset")
+        for i in range(number):
+            self.add(nodeClass(name=f"{name}[{i}]", offset=offset + i * stride, **kwargs))
 
-    @property
-    def variableList(self) -> list[BaseVariable]:
-        """Every Variable and Command at and below this Device, in tree (depth-first) order."""
-        return list(self._variables())
+    def addRemoteVariables(
+        self, number: int, stride: int, pack: bool = False, **kwargs: Any
+    ) -> None:
+        """Add RemoteVariables 'Name[0]'..'Name[number-1]' every `stride` bytes.
 
-    def _variables(self) -> Iterator[BaseVariable]:
-        for node in self._nodes.values():
-            if isinstance(node, Device):
-                yield from node._variables()
+        With `pack` they are hidden and a LinkVariable 'Name_All' joins their display strings
+        with '_' (highest index first) and splits a written string the same way.
+        """
+        hidden = True if pack else kwargs.pop("hidden", False)
+        self.addNodes(RemoteVariable, number, stride, hidden=hidden, **kwargs)
+        if not pack:
+            return
+        members = list(getattr(self, kwargs["name"]).values())
+
+        def linkedSet(value: str, write: bool) -> None:
+            if value == "":
+                return
+            for variable, item in zip(members, reversed(value.split("_")), strict=False):
+                variable.setDisp(item, write=write)
+
+        def linkedGet(read: bool) -> str:
+            return "_".join(reversed([v.getDisp(read=read) for v in members]))
+
+        name = kwargs.pop("name") + "_All"
+        kwargs.pop("value", None)
+        for key in (
+            "offset",
+            "bitSize",
+            "bitOffset",
+            "base",
+            "numValues",
+            "valueBits",
+            "valueStride",
+            "overlapEn",
+            "verify",
+            "retryCount",
+            "minimum",
+            "maximum",
+        ):
+            kwargs.pop(key, None)
+        self.add(
+            LinkVariable(
+                name=name,
+                value="",
+                dependencies=members,
+                linkedGet=linkedGet,
+                linkedSet=linkedSet,
+                **kwargs,
+            )
+        )
+
+    def addInterface(self, *interfaces: Any) -> None:
+        """Manage interfaces/protocols: their `_start()`/`_stop()` run with the Root."""
+        for interface in interfaces:
+            if isinstance(interface, Iterable) and not isinstance(interface, str | bytes):
+                self._ifAndProto.extend(interface)
             else:
+                self._ifAndProto.append(interface)
+
+    def addProtocol(self, *protocols: Any) -> None:
+        """Same as addInterface."""
+        self.addInterface(protocols)
+
+    def manage(self, *interfaces: Any) -> None:
+        """Same as addInterface."""
+        self._ifAndProto.extend(interfaces)
+
+    # --- decorators --------------------------------------------------------------------------
+
+    def command(self, **kwargs: Any) -> Callable[[Callable], Callable]:
+        """Decorator: add the function as a LocalCommand (named after it by default)."""
+
+        def decorate(function: Callable) -> Callable:
+            kwargs.setdefault("name", function.__name__)
+            self.add(LocalCommand(function=function, **kwargs))
+            return function
+
+        return decorate
+
+    def linkVariableGet(self, **kwargs: Any) -> Callable[[Callable], Callable]:
+        """Decorator: add the function as the linkedGet of a LinkVariable."""
+
+        def decorate(function: Callable) -> Callable:
+            kwargs.setdefault("name", function.__name__)
+            self.add(LinkVariable(linkedGet=function, **kwargs))
+            return function
+
+        return decorate
+
+    # --- hooks -------------------------------------------------------------------------------
+
+    def setPollInterval(self, interval: float, variables: Iterable[Any] | None = None) -> None:
+        """Set the poll interval of `variables` (names or Variables; default: the polled ones)."""
+        if variables is None:
+            variables = [k for k, v in self.variables.items() if v.pollInterval != 0]
+        for item in variables:
+            (self.node(item) if isinstance(item, str) else item).setPollInterval(interval)
+
+    def hideVariables(self, hidden: bool, variables: Iterable[Any] | None = None) -> None:
+        """Hide (or show) `variables` (names or Variables; default: all direct ones)."""
+        for item in self.variables.values() if variables is None else variables:
+            (self.variables[item] if isinstance(item, str) else item).hidden = hidden
+
+    def initialize(self) -> None:
+        """Soft reset hook: calls initialize() of every child Device."""
+        for device in self.devices.values():
+            device.initialize()
+
+    def hardReset(self) -> None:
+        """Hard reset hook: calls hardReset() of every child Device."""
+        for device in self.devices.values():
+            device.hardReset()
+
+    def countReset(self) -> None:
+        """Counter reset hook: calls countReset() of every child Device."""
+        for device in self.devices.values():
+            device.countReset()
+
+    def enableChanged(self, value: Any) -> None:
+        """Hook called when the Device's effective enable changes."""
+
+    # --- bulk access -------------------------------------------------------------------------
+
+    def _blockVariables(self, recurse: bool, variable: Any) -> Iterator[Any]:
+        if variable is not None:
+            yield from variable if isinstance(variable, list) else [variable]
+            return
+        for node in self._nodes.values():
+            if isinstance(node, LocalVariable | RemoteVariable) and node._bulkOpEn:
                 yield node
+        if recurse:
+            for device in self.devices.values():
+                yield from device._blockVariables(True, None)
 
-    def _children(self) -> Iterable[Node]:
-        return self._nodes.values()
+    def writeBlocks(
+        self,
+        *,
+        force: bool = False,
+        recurse: bool = True,
+        variable: Any = None,
+        index: int = -1,
+        **_: Any,
+    ) -> None:
+        """Write the RemoteVariables (all with `force`, else those set without a write)."""
+        for var in self._blockVariables(recurse, variable):
+            if isinstance(var, RemoteVariable) and (force or var._stale):
+                var.write()
 
-    def _attach(self) -> None:
-        super()._attach()
+    def verifyBlocks(self, *, recurse: bool = True, variable: Any = None, **_: Any) -> None:
+        """Verification: simulated memory always holds what was written."""
+
+    def readBlocks(
+        self, *, recurse: bool = True, variable: Any = None, index: int = -1, **_: Any
+    ) -> None:
+        """Read the variables from memory (LocalVariables: announce their value)."""
+        for var in self._blockVariables(recurse, variable):
+            var.get(read=True)
+
+    def waitBlocks(self, *, recurse: bool = True, variable: Any = None, **_: Any) -> None:
+        """Transactions on simulated memory complete at once."""
+
+    checkBlocks = waitBlocks
+
+    def writeAndVerifyBlocks(
+        self, force: bool = False, recurse: bool = True, variable: Any = None, **_: Any
+    ) -> None:
+        """writeBlocks, verifyBlocks, waitBlocks."""
+        self.writeBlocks(force=force, recurse=recurse, variable=variable)
+
+    def readAndWaitBlocks(self, recurse: bool = True, variable: Any = None, **_: Any) -> None:
+        """readBlocks, waitBlocks."""
+        self.readBlocks(recurse=recurse, variable=variable)
+
+    readAndCheckBlocks = readAndWaitBlocks
+
+    # --- YAML --------------------------------------------------------------------------------
+
+    def getYaml(
+        self,
+        readFirst: bool = False,
+        modes: list[str] = _ALL_MODES,
+        incGroups: Any = None,
+        excGroups: Any = None,
+        recurse: bool = True,
+    ) -> str:
+        """The values below this Device as pyrogue YAML ({name: {...}})."""
+        if readFirst:
+            self._root._read()
+        data = self._getDict(modes, incGroups, excGroups, recurse=recurse)
+        return dataToYaml({self.name: data})
+
+    def printYaml(
+        self,
+        readFirst: bool = False,
+        modes: list[str] = _ALL_MODES,
+        incGroups: Any = None,
+        excGroups: Any = None,
+        recurse: bool = False,
+    ) -> None:
+        """Print getYaml()."""
+        print(self.getYaml(readFirst, modes, incGroups, excGroups, recurse))
+
+    def saveYaml(
+        self,
+        name: str | None,
+        readFirst: bool,
+        modes: list[str] = _ALL_MODES,
+        incGroups: Any = None,
+        excGroups: Any = None,
+        autoPrefix: str = "",
+        autoCompress: bool = False,
+    ) -> bool:
+        """Write getYaml() to the file `name` (a timestamped name when empty)."""
+        if not name:
+            name = datetime.datetime.now().strftime(autoPrefix + "_%Y%m%d_%H%M%S.yml")
+        text = self.getYaml(
+            readFirst=readFirst, modes=modes, incGroups=incGroups, excGroups=excGroups, recurse=True
+        )
+        with open(name, "w") as f:
+            f.write(text)
+        return True
+
+    def loadYaml(
+        self,
+        name: str | list[str],
+        writeEach: bool,
+        modes: list[str],
+        incGroups: Any = None,
+        excGroups: Any = None,
+    ) -> bool:
+        """Apply YAML files (a file, a comma list, a directory of .yml/.yaml)."""
+        for fileName in yamlFiles(name):
+            self._applyYamlDict(yamlToData(fName=fileName), writeEach, modes, incGroups, excGroups)
+        if not writeEach:
+            self._writeConfig()
+        return True
+
+    def setYaml(
+        self,
+        yml: str,
+        writeEach: bool,
+        modes: list[str],
+        incGroups: Any = None,
+        excGroups: Any = None,
+    ) -> None:
+        """Apply YAML text (each value set with setDisp; written at the end unless writeEach)."""
+        self._applyYamlDict(yamlToData(yml), writeEach, modes, incGroups, excGroups)
+        if not writeEach:
+            self._writeConfig()
+
+    def _applyYamlDict(
+        self, d: dict, writeEach: bool, modes: list[str], incGroups: Any, excGroups: Any
+    ) -> None:
+        for key, value in (d or {}).items():
+            if key == self.name:
+                self._setDict(value, writeEach, modes, incGroups, excGroups, None)
+            else:
+                self._setChild(key, value, writeEach, modes, incGroups, excGroups)
+
+    def _setChild(
+        self,
+        key: str,
+        value: Any,
+        writeEach: bool,
+        modes: list[str],
+        incGroups: Any,
+        excGroups: Any,
+    ) -> None:
+        nodes, keys = self.nodeMatch(key)
+        if not nodes:
+            log.error("Entry %s not found", key)
+        for node in nodes:
+            if node.filterByGroup(incGroups, excGroups):
+                node._setDict(value, writeEach, modes, incGroups, excGroups, keys)
+
+    def _writeConfig(self) -> None:
+        self.writeBlocks(force=self._root.ForceWrite.value(), recurse=True)
+
+    def _getDict(
+        self,
+        modes: Iterable[str],
+        incGroups: Any,
+        excGroups: Any,
+        properties: bool = False,
+        recurse: bool = True,
+    ) -> dict | None:
+        data: dict[str, Any] = {}
+        for key, var in self.variablesByGroup(incGroups, excGroups).items():
+            entry = var._getDict(modes, incGroups, excGroups)
+            if entry is not None:
+                data[key] = entry
+        if recurse:
+            for key, device in self.devicesByGroup(incGroups, excGroups).items():
+                entry = device._getDict(modes, incGroups, excGroups)
+                if entry is not None:
+                    data[key] = entry
+        return data or None
+
+    def _setDict(
+        self,
+        d: Any,
+        writeEach: bool,
+        modes: Iterable[str],
+        incGroups: Any = None,
+        excGroups: Any = None,
+        keys: Any = None,
+    ) -> None:
+        if keys is not None or not isinstance(d, dict):
+            log.error("Entry %s with key %s not found", self.name, keys)
+            return
+        for key, value in d.items():
+            self._setChild(key, value, writeEach, modes, incGroups, excGroups)
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    def _rootAttached(self, parent: Node, root: Any) -> None:
         if self._memBase is None:
-            self._memory = self._parent._memory
-            self._address = self._parent._address + self.offset
-        for child in self._nodes.values():
-            child._attach()
+            self._memory = getattr(parent, "_memory", None)
+            self._address = getattr(parent, "_address", 0) + self._offset
+        super()._rootAttached(parent, root)
+        remote = [n for n in self._nodes.values() if isinstance(n, RemoteVariable)]
+        if self._memory is None and any(n._hasOffset for n in remote):
+            raise DeviceError(
+                f"Device '{self._path}' has RemoteVariables or RemoteCommands but no memBase. "
+                "Pass memBase= when creating this device or when adding it to the tree."
+            )
+        for var in remote:
+            var._bind(self._memory, self._address)
+
+    def _finishInit(self) -> None:
+        for name, value in self._defaults.items():
+            self._nodes[name]._default = value
+        super()._finishInit()
+        self._updateBlockEnable()
+
+    def _updateBlockEnable(self) -> None:
+        enabled = self.enable.value() is True
+        for node in self._nodes.values():
+            if isinstance(node, LocalVariable | RemoteVariable):
+                node._enabled = enabled
+            elif node.isDevice:
+                node._updateBlockEnable()
+
+    def _start(self) -> None:
+        """Start the managed interfaces here and below (the Root stops them in reverse)."""
+        for interface in self._ifAndProto:
+            if hasattr(interface, "_start"):
+                interface._start()
+                self._root._started.append(interface)
+        for device in self.devices.values():
+            device._start()
 
 
-class _Worker:
-    """A thread of the Root that waits on its condition until stopped; subclasses give `_run`."""
+class ArrayDevice(Device):
+    """A Device holding `number` instances of `arrayClass` named 'Class[i]' every `stride`."""
 
-    def __init__(self, name: str) -> None:
-        self._cond = threading.Condition()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def _run(self) -> None:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        """End the thread (what it is doing finishes first); pending work is dropped."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        self._thread.join(_JOIN_TIMEOUT)
-        if self._thread.is_alive():
-            log.warning("%s still busy after stop", self._thread.name)
-
-
-class _UpdateThread(_Worker):
-    """Delivers listener notifications, coalesced per variable, on one thread of the Root."""
-
-    def __init__(self, rootName: str) -> None:
-        super().__init__(f"{rootName}-update")
-        self._pending: dict[BaseVariable, None] = {}
-        self._holdUntil = 0.0
-        self._thread.start()
-
-    def queue(self, var: BaseVariable) -> None:
-        """Ask for `var`'s listeners to be called with its then-current value."""
-        with self._cond:
-            self._pending[var] = None
-            self._cond.notify()
-
-    def hold(self, seconds: float) -> None:
-        """Deliver nothing for `seconds` from now (updates queue up and coalesce meanwhile)."""
-        with self._cond:
-            self._holdUntil = max(self._holdUntil, time.monotonic() + seconds)
-            self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stopping:
-                    wait = self._holdUntil - time.monotonic()
-                    if wait <= 0 and self._pending:
-                        break
-                    self._cond.wait(wait if wait > 0 else None)
-                if self._stopping:
-                    return
-                batch, self._pending = self._pending, {}
-            for var in batch:
-                var._deliver()
-
-
-class _PollThread(_Worker):
-    """Reads each variable with a pollInterval every pollInterval seconds while enabled."""
-
-    def __init__(self, rootName: str, variables: list[BaseVariable], enabled: bool) -> None:
-        super().__init__(f"{rootName}-poll")
-        now = time.monotonic()
-        self._heap = [(now + v.pollInterval, i, v) for i, v in enumerate(variables)]
-        heapq.heapify(self._heap)
-        self._enabled = enabled
-        self._thread.start()
-
-    def setEnabled(self, enabled: bool) -> None:
-        """Pause or resume polling."""
-        with self._cond:
-            self._enabled = enabled
-            self._cond.notify()
-
-    def _run(self) -> None:
-        heap = self._heap
-        while True:
-            with self._cond:
-                while not self._stopping:
-                    wait = heap[0][0] - time.monotonic() if self._enabled and heap else None
-                    if wait is not None and wait <= 0:
-                        break
-                    self._cond.wait(wait)
-                if self._stopping:
-                    return
-            _, order, var = heapq.heappop(heap)
-            var._poll()
-            heapq.heappush(heap, (time.monotonic() + var.pollInterval, order, var))
+    def __init__(
+        self,
+        *,
+        arrayClass: type[Device],
+        number: int,
+        stride: int = 0,
+        arrayArgs: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("name", f"{arrayClass.__name__}Array")
+        super().__init__(**kwargs)
+        if arrayArgs is None:
+            arrayArgs = [{} for _ in range(number)]
+        elif isinstance(arrayArgs, dict):
+            arrayArgs = [dict(arrayArgs) for _ in range(number)]
+        for i in range(number):
+            args = dict(arrayArgs[i])
+            name = args.pop("name", f"{arrayClass.__name__}[{i}]")
+            self.add(arrayClass(name=name, offset=i * stride, **args))
 
 
 class Root(Device):
-    """The top of a tree: starts and stops it, owns its update and poll threads.
+    """The top of a tree: starts and stops it, owns its update, poll and heartbeat threads.
 
-    `start()` writes the initial values of RemoteVariables (reads the others and calls localGet),
-    then starts the update thread (listener delivery), the poll thread and the registered
-    protocols. It carries pyrogue's `Time` variable. `timeout` is kept for pyrogue
-    compatibility; simulated memory has no transaction timeout.
+    start() attaches the tree, applies `value=` defaults (without writing), starts the
+    threads and the managed protocols, then reads (`initRead`) and writes (`initWrite`) the
+    hardware and enables polling (`pollEn`). A protocol failing to start stops everything
+    again and re-raises.
     """
 
     def __init__(
@@ -355,28 +685,222 @@ class Root(Device):
         *,
         name: str | None = None,
         description: str = "",
-        pollEn: bool = True,
+        expand: bool = True,
         timeout: float = 1.0,
+        initRead: bool = False,
+        initWrite: bool = False,
+        pollEn: bool = True,
+        maxLog: int = 1000,
+        unifyLogs: bool = False,
     ) -> None:
-        super().__init__(name=name, description=description)
-        self._root = self
-        self.timeout = timeout
-        self._pollEn = pollEn
         self._running = False
-        self._protocols: list[Any] = []
+        self._updates: UpdateThread | None = None
+        self._poller: PollThread | None = None
+        self._heartbeat: Heartbeat | None = None
+        self._varListeners: list[tuple] = []
         self._started: list[Any] = []
-        self._updates: _UpdateThread | None = None
-        self._poller: _PollThread | None = None
+        super().__init__(name=name, description=description, expand=expand)
+        self.timeout = timeout
+        self._initRead = initRead
+        self._initWrite = initWrite
+        self._pollEn = pollEn
+        self._maxLog = maxLog
+        self._addStandardNodes()
+
+    def _addStandardNodes(self) -> None:
+        sysGroups = ["NoStream", "NoSql", "NoState"]
         self.add(
-            LocalVariable(
-                name="Time",
-                value=time.time(),
-                mode="RO",
-                pollInterval=1.0,
-                localGet=time.time,
-                description="Current time in seconds since the epoch",
-            )
+            [
+                LocalVariable(
+                    name="RogueVersion", value="sim", mode="RO", description="Rogue Version String"
+                ),
+                LocalVariable(
+                    name="RogueDirectory",
+                    value=os.path.dirname(__file__),
+                    mode="RO",
+                    description="Rogue Library Directory",
+                ),
+                LocalVariable(
+                    name="SystemLog",
+                    value="[]",
+                    mode="RO",
+                    hidden=True,
+                    groups=["NoStream", "NoSql", "NoState"],
+                    description="String containing newline separated system logic entries",
+                ),
+                LocalVariable(
+                    name="SystemLogLast",
+                    value="",
+                    mode="RO",
+                    hidden=True,
+                    groups=["NoStream", "NoState"],
+                    description="String containing last system log entry",
+                ),
+                LocalVariable(
+                    name="ForceWrite",
+                    value=False,
+                    mode="RW",
+                    hidden=True,
+                    description="Configuration Flag To Always Write Non Stale Blocks For "
+                    "WriteAll, LoadConfig and setYaml",
+                ),
+                LocalVariable(
+                    name="InitAfterConfig",
+                    value=False,
+                    mode="RW",
+                    hidden=True,
+                    description="Configuration Flag To Execute Initialize after LoadConfig "
+                    "or setYaml",
+                ),
+                LocalVariable(
+                    name="Time",
+                    value=time.time(),
+                    mode="RO",
+                    hidden=True,
+                    groups=["NoSql"],
+                    description="Current Time In Seconds Since EPOCH UTC",
+                ),
+            ]
         )
+        self.add(
+            [
+                LinkVariable(
+                    name="LocalTime",
+                    value="",
+                    mode="RO",
+                    groups=list(sysGroups),
+                    linkedGet=lambda: time.strftime(
+                        "%Y-%m-%d %H:%M:%S %Z", time.localtime(self.Time.value())
+                    ),
+                    dependencies=[self.Time],
+                    description="Local Time",
+                ),
+                LocalVariable(
+                    name="PollEn",
+                    value=False,
+                    mode="RW",
+                    groups=list(sysGroups),
+                    localSet=lambda value: self._setPolling(value),
+                    localGet=lambda: self._poller is not None and self._poller.enabled,
+                ),
+                LocalCommand(
+                    name="WriteAll",
+                    function=self._write,
+                    hidden=True,
+                    description="Write all values to the hardware",
+                ),
+                LocalCommand(
+                    name="ReadAll",
+                    function=self._read,
+                    hidden=True,
+                    description="Read all values from the hardware",
+                ),
+                LocalCommand(
+                    name="SaveState",
+                    value="",
+                    hidden=True,
+                    function=lambda arg: self.saveYaml(
+                        name=arg,
+                        readFirst=True,
+                        modes=_ALL_MODES,
+                        excGroups="NoState",
+                        autoPrefix="state",
+                    ),
+                    description="Save state to file. Data is saved in YAML format.",
+                ),
+                LocalCommand(
+                    name="SaveConfig",
+                    value="",
+                    hidden=True,
+                    function=lambda arg: self.saveYaml(
+                        name=arg,
+                        readFirst=True,
+                        modes=_CONFIG_MODES,
+                        excGroups="NoConfig",
+                        autoPrefix="config",
+                    ),
+                    description="Save configuration to file. Data is saved in YAML format.",
+                ),
+                LocalCommand(
+                    name="LoadConfig",
+                    value="",
+                    hidden=True,
+                    function=lambda arg: self.loadYaml(
+                        name=arg, writeEach=False, modes=_CONFIG_MODES, excGroups="NoConfig"
+                    ),
+                    description="Read configuration from file. Data is read in YAML format.",
+                ),
+                LocalCommand(
+                    name="RemoteVariableDump",
+                    value="",
+                    hidden=True,
+                    function=lambda arg: self.remoteVariableDump(arg, _ALL_MODES, True),
+                    description="Save a dump of the remote variable state",
+                ),
+                LocalCommand(
+                    name="RemoteConfigDump",
+                    value="",
+                    hidden=True,
+                    function=lambda arg: self.remoteVariableDump(arg, _CONFIG_MODES, True),
+                    description="Save a dump of the remote variable state",
+                ),
+                LocalCommand(
+                    name="Initialize",
+                    function=self.initialize,
+                    hidden=True,
+                    description="Generate a soft reset to each device in the tree",
+                ),
+                LocalCommand(
+                    name="HardReset",
+                    function=self.hardReset,
+                    hidden=True,
+                    description="Generate a hard reset to each device in the tree",
+                ),
+                LocalCommand(
+                    name="CountReset",
+                    function=self.countReset,
+                    hidden=True,
+                    description="Generate a count reset to each device in the tree",
+                ),
+                LocalCommand(
+                    name="ClearLog",
+                    function=self._clearLog,
+                    hidden=True,
+                    description="Clear the message log contained in the SystemLog variable",
+                ),
+                LocalCommand(
+                    name="SetYamlConfig",
+                    value="",
+                    hidden=True,
+                    function=lambda arg: self.setYaml(
+                        yml=arg, writeEach=False, modes=_CONFIG_MODES, excGroups="NoConfig"
+                    ),
+                    description="Set configuration from YAML string.",
+                ),
+                LocalCommand(
+                    name="GetYamlConfig",
+                    value=True,
+                    retValue="",
+                    hidden=True,
+                    function=lambda arg: self.getYaml(
+                        readFirst=arg, modes=_CONFIG_MODES, excGroups="NoConfig"
+                    ),
+                    description="Get configuration in YAML string.",
+                ),
+                LocalCommand(
+                    name="GetYamlState",
+                    value=True,
+                    retValue="",
+                    hidden=True,
+                    function=lambda arg: self.getYaml(
+                        readFirst=arg, modes=_ALL_MODES, excGroups="NoState"
+                    ),
+                    description="Get current state as YAML string.",
+                ),
+            ]
+        )
+
+    # --- state -------------------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
@@ -385,18 +909,18 @@ class Root(Device):
 
     @property
     def pollEn(self) -> bool:
-        """Whether variables with a pollInterval are polled."""
-        return self._pollEn
+        """Whether variables with a pollInterval are polled (the PollEn variable)."""
+        return self._poller.enabled if self._poller is not None else self._pollEn
 
     @pollEn.setter
     def pollEn(self, enabled: bool) -> None:
         self._pollEn = bool(enabled)
         if self._poller is not None:
-            self._poller.setEnabled(self._pollEn)
+            self.PollEn.set(self._pollEn)
 
-    def addProtocol(self, protocol: Any) -> None:
-        """Register a protocol: start() calls its `_start()`, stop() its `_stop()`."""
-        self._protocols.append(protocol)
+    def _setPolling(self, enabled: bool) -> None:
+        if self._poller is not None:
+            self._poller.setEnabled(bool(enabled))
 
     def holdUpdates(self, seconds: float) -> None:
         """Simulate a wedged update thread: deliver no listener calls for `seconds`."""
@@ -404,38 +928,56 @@ class Root(Device):
             raise RuntimeError(f"Root {self.name} is not running")
         self._updates.hold(seconds)
 
+    # --- life cycle --------------------------------------------------------------------------
+
     def start(self) -> None:
-        """Start the tree; a protocol failing to start stops everything again and re-raises."""
+        """Start the tree (see the class description)."""
         if self._running:
-            raise RuntimeError(f"Root {self.name} is already running")
-        variables = self.variableList
-        for var in variables:
-            var._startIo()
+            raise NodeError("Root is already started! Can't restart!")
+        self._parent = self
+        self._root = self
+        self._path = self.name
+        for child in self._nodes.values():
+            child._rootAttached(self, self)
+        self._finishInit()
         self._running = True
-        self._updates = _UpdateThread(self.name)
-        polled = [v for v in variables if v.pollInterval > 0 and not v.isCommand]
-        self._poller = _PollThread(self.name, polled, self._pollEn)
+        self._updates = UpdateThread(self.name, self._callVarListeners)
+        self._heartbeat = Heartbeat(self.name, lambda: self.Time.set(time.time()))
         try:
-            for protocol in self._protocols:
-                protocol._start()
-                self._started.append(protocol)
+            self._start()
         except BaseException:
             self.stop()
             raise
+        if self._initRead:
+            self._read()
+        if self._initWrite:
+            self._write()
+        polled = [
+            v
+            for v in self.variableList
+            if v.pollInterval > 0
+            and isinstance(v, LocalVariable | RemoteVariable)
+            and not v.isCommand
+        ]
+        self._poller = PollThread(self.name, polled, False)
+        self.PollEn.set(self._pollEn)
 
     def stop(self) -> None:
-        """Stop polling, the started protocols (in reverse order) and listener delivery."""
+        """Stop polling, the heartbeat, the managed protocols and listener delivery."""
         if not self._running:
             return
         self._running = False
-        self._poller.stop()
-        self._poller = None
+        for worker in (self._poller, self._heartbeat):
+            if worker is not None:
+                worker.stop()
+        self._poller = self._heartbeat = None
         while self._started:
-            protocol = self._started.pop()
-            try:
-                protocol._stop()
-            except Exception:
-                log.exception("stopping protocol %r failed", protocol)
+            interface = self._started.pop()
+            if hasattr(interface, "_stop"):
+                try:
+                    interface._stop()
+                except Exception:
+                    log.exception("stopping %r failed", interface)
         self._updates.stop()
         self._updates = None
 
@@ -446,510 +988,166 @@ class Root(Device):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # --- updates -----------------------------------------------------------------------------
+
     def _queueUpdate(self, var: BaseVariable) -> None:
         updates = self._updates
         if updates is not None:
             updates.queue(var)
 
+    def _pollIntervalChanged(self, var: BaseVariable) -> None:
+        if self._poller is not None and isinstance(var, LocalVariable | RemoteVariable):
+            self._poller.add(var)
 
-# --- variables ---------------------------------------------------------------------------------
-
-
-class VariableValue:
-    """A snapshot of a variable: value, its display string, and its alarm status/severity."""
-
-    __slots__ = ("disp", "enum", "severity", "status", "value", "valueDisp")
-
-    def __init__(self, var: BaseVariable, read: bool = False) -> None:
-        self.value = value = var.get(read=read)
-        self.valueDisp = var.genDisp(value)
-        self.disp = var.disp
-        self.enum = var.enum
-        self.status, self.severity = var._alarmState(value)
-
-
-class BaseVariable(Node):
-    """What Variables and Commands share: metadata, display conversion, alarms, listeners."""
-
-    isCommand = False
-
-    def __init__(
+    def addVarListener(
         self,
+        func: Callable[[str, VariableValue], Any],
         *,
-        name: str,
-        description: str,
-        mode: str,
-        value: Any,
-        typeStr: str,
-        nativeType: type,
-        disp: str,
-        enum: dict[Any, str] | None,
-        units: str | None,
-        minimum: float | None,
-        maximum: float | None,
-        lowWarning: float | None,
-        lowAlarm: float | None,
-        highWarning: float | None,
-        highAlarm: float | None,
-        pollInterval: float,
-        groups: Iterable[str] | None,
+        done: Callable[[], Any] | None = None,
+        incGroups: Any = None,
+        excGroups: Any = None,
     ) -> None:
-        super().__init__(name=name, description=description, groups=groups)
-        if mode not in _MODES:
-            raise ValueError(f"{name}: mode {mode!r} is not one of {_MODES}")
-        if enum is None and nativeType is bool:
-            enum = _BOOL_ENUM
-        self.mode = mode
-        self.typeStr = typeStr
-        self.nativeType = nativeType
-        self.enum = dict(enum) if enum is not None else None
-        self.disp = "enum" if enum is not None else disp
-        self._revEnum = {label: key for key, label in enum.items()} if enum is not None else None
-        self.units = units
-        self.minimum = minimum
-        self.maximum = maximum
-        self.lowWarning = lowWarning
-        self.lowAlarm = lowAlarm
-        self.highWarning = highWarning
-        self.highAlarm = highAlarm
-        self._hasAlarm = any(x is not None for x in (lowWarning, lowAlarm, highWarning, highAlarm))
-        self.pollInterval = pollInterval
-        self._value = value
-        self._listeners: tuple[Listener, ...] = ()
-        self._lock = threading.RLock()
+        """Call `func(path, VariableValue)` for every variable update of the tree."""
+        self._varListeners.append((func, done, incGroups, excGroups))
 
-    # --- values ----------------------------------------------------------------------------------
-
-    def get(self, read: bool = True) -> Any:
-        """The value; with `read` fetched from memory (or localGet) first."""
-        return self._read() if read else self._value
-
-    def value(self) -> Any:
-        """The current value without a read (pyrogue's `value()`)."""
-        return self._value
-
-    def getVariableValue(self, read: bool = True) -> VariableValue:
-        """A VariableValue snapshot (value, valueDisp, status, severity)."""
-        return VariableValue(self, read)
-
-    def set(self, value: Any, *, write: bool = True) -> None:
-        """Store `value` (and write it to memory with `write`), then notify the listeners."""
-        raise NotImplementedError
-
-    def setDisp(self, text: str, *, write: bool = True) -> None:
-        """set() the value parsed from its display form."""
-        self.set(self.parseDisp(text), write=write)
-
-    def _read(self) -> Any:
-        raise NotImplementedError
-
-    # --- display ---------------------------------------------------------------------------------
-
-    def genDisp(self, value: Any) -> str:
-        """The display string of `value`: enum label, or `disp` applied (per element for arrays)."""
-        if self.enum is not None:
-            try:
-                return self.enum[value]
-            except (KeyError, TypeError):
-                return f"INVALID: {value!r}"
-        if isinstance(value, np.ndarray):
-            return "[" + ", ".join(map(self.disp.format, value.tolist())) + "]"
-        return self.disp.format(value)
-
-    def parseDisp(self, text: Any) -> Any:
-        """The value a display string stands for (non-strings are returned unchanged).
-
-        Enum labels map to their keys (KeyError for unknown labels), ints accept any Python
-        literal base ('0x10'), lists/dicts/arrays are parsed as Python literals.
-        """
-        if not isinstance(text, str):
-            return text
-        if self._revEnum is not None:
-            try:
-                return self._revEnum[text]
-            except KeyError:
-                raise KeyError(f"{self._path}: {text!r} is not an enum label") from None
-        kind = self.nativeType
-        if kind is int:
-            return int(text, 0)
-        if kind is float:
-            return float(text)
-        if kind is np.ndarray:
-            return np.array(ast.literal_eval(text), dtype=self._value.dtype)
-        if kind is list or kind is dict:
-            return ast.literal_eval(text)
-        return text
-
-    @property
-    def precision(self) -> int:
-        """pyrogue's precision: digits of a '{:W.Pf}' disp for floats/arrays, else 8; 0 otherwise.
-
-        Note that pyrogue's pattern needs a width digit, so '{:.3f}' gives 8.
-        """
-        if self.nativeType is not float and self.nativeType is not np.ndarray:
-            return 0
-        match = re.search(r":([0-9])\.([0-9]*)f", self.disp)
-        return int(match[2]) if match and match[2] else 8
-
-    # --- alarms ----------------------------------------------------------------------------------
-
-    def _alarmState(self, value: Any) -> tuple[str, str]:
-        """(status, severity) of `value` against the alarm limits."""
-        if not self._hasAlarm or isinstance(value, list | dict | str | np.ndarray):
-            return "None", "None"
-        if self.lowAlarm is not None and value < self.lowAlarm:
-            return "AlarmLoLo", "AlarmMajor"
-        if self.highAlarm is not None and value > self.highAlarm:
-            return "AlarmHiHi", "AlarmMajor"
-        if self.lowWarning is not None and value < self.lowWarning:
-            return "AlarmLow", "AlarmMinor"
-        if self.highWarning is not None and value > self.highWarning:
-            return "AlarmHigh", "AlarmMinor"
-        return "Good", "Good"
-
-    def _checkRange(self, values: Iterable[Any], shown: Any) -> None:
-        """Raise ValueError ("Value range error") when any of `values` is outside min/max."""
-        lo, hi = self.minimum, self.maximum
-        if lo is None and hi is None:
-            return
-        if any((lo is not None and v < lo) or (hi is not None and v > hi) for v in values):
-            raise ValueError(
-                f"Value range error for {self._path}: {shown!r} is outside [{lo}, {hi}]"
-            )
-
-    # --- listeners and polling -------------------------------------------------------------------
-
-    def addListener(self, listener: Listener) -> None:
-        """Call `listener(path, VariableValue)` on the Root's update thread after each change."""
-        self._listeners = (*self._listeners, listener)
-
-    def _notify(self) -> None:
-        if self._listeners and self._root is not None:
-            self._root._queueUpdate(self)
-
-    def _deliver(self) -> None:
-        """Update thread: call every listener with the current value."""
-        try:
-            update = VariableValue(self)
-        except Exception:
-            log.exception("%s: building the update failed", self._path)
-            return
-        for listener in self._listeners:
-            try:
-                listener(self._path, update)
-            except Exception:
-                log.exception("%s: listener %r failed", self._path, listener)
-
-    def _poll(self) -> None:
-        """Poll thread: read the value (listeners hear of a change)."""
-        try:
-            self._read()
-        except Exception as error:
-            log.warning("%s: poll failed: %s", self._path, error)
-
-    def _startIo(self) -> None:
-        """Root start: bring the value in line with memory/localGet."""
-        self._read()
-
-
-def _localTypeStr(value: Any) -> str:
-    """pyrogue's typeStr of a LocalVariable's value: type name, or dtype and shape for arrays."""
-    if isinstance(value, np.ndarray):
-        return f"{value.dtype}{value.shape}"
-    return "Unknown" if value is None else type(value).__name__
-
-
-class LocalVariable(BaseVariable):
-    """A variable held in the tree, with optional `localSet`/`localGet` functions.
-
-    `localSet(value, dev, var, changed)` runs on every set() after the new value is stored; if
-    it raises, the old value is restored and the exception reaches the caller. `localGet(dev,
-    var)` supplies the value on get(read=True) and on polls. Both may declare any subset of
-    these keywords.
-    """
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        value: Any = None,
-        mode: str = "RW",
-        typeStr: str | None = None,
-        disp: str = "{}",
-        enum: dict[Any, str] | None = None,
-        units: str | None = None,
-        minimum: float | None = None,
-        maximum: float | None = None,
-        lowWarning: float | None = None,
-        lowAlarm: float | None = None,
-        highWarning: float | None = None,
-        highAlarm: float | None = None,
-        pollInterval: float = 0,
-        groups: Iterable[str] | None = None,
-        localSet: Callable[..., Any] | None = None,
-        localGet: Callable[..., Any] | None = None,
-        description: str = "",
-    ) -> None:
-        super().__init__(
-            name=name,
-            description=description,
-            mode=mode,
-            value=value,
-            typeStr=typeStr or _localTypeStr(value),
-            nativeType=type(value),
-            disp=disp,
-            enum=enum,
-            units=units,
-            minimum=minimum,
-            maximum=maximum,
-            lowWarning=lowWarning,
-            lowAlarm=lowAlarm,
-            highWarning=highWarning,
-            highAlarm=highAlarm,
-            pollInterval=pollInterval,
-            groups=groups,
-        )
-        self._localSet = _Hook(localSet, ("dev", "var", "value", "changed")) if localSet else None
-        self._localGet = _Hook(localGet, ("dev", "var")) if localGet else None
-
-    def set(self, value: Any, *, write: bool = True) -> None:
-        """Store `value` (arrays as a copy of the variable's dtype) and call localSet.
-
-        `write` is accepted for pyrogue compatibility; a LocalVariable has no memory to write.
-        """
-        if isinstance(self._value, np.ndarray):
-            value = np.array(value, dtype=self._value.dtype)
-            self._checkRange(value.flat, value)
-        else:
-            self._checkRange((value,), value)
-        with self._lock:
-            old = self._value
-            self._value = value
-            if self._localSet is not None:
+    def _callVarListeners(self, var: BaseVariable, update: VariableValue | None) -> None:
+        for func, done, incGroups, excGroups in self._varListeners:
+            if var.filterByGroup(incGroups, excGroups):
                 try:
-                    self._localSet(
-                        dev=self._parent, var=self, value=value, changed=not _same(old, value)
-                    )
-                except BaseException:
-                    self._value = old
-                    raise
-        self._notify()
+                    func(var.path, update if update is not None else VariableValue(var))
+                    if done is not None:
+                        done()
+                except Exception:
+                    log.exception("root listener %r failed", func)
 
-    def _read(self) -> Any:
-        if self._localGet is None:
-            return self._value
-        with self._lock:
-            value = self._localGet(dev=self._parent, var=self)
-            changed = not _same(self._value, value)
-            self._value = value
-        if changed:
-            self._notify()
-        return value
+    @contextmanager
+    def updateGroup(self, period: float = 0) -> Iterator[None]:
+        """Group updates (the simulator coalesces them on its update thread anyway)."""
+        yield
 
-
-class RemoteVariable(BaseVariable):
-    """A variable stored in register memory, encoded by a model (`base`, default UInt).
-
-    `bitSize`/`bitOffset` place the value at `offset` from its Device; with `numValues` it is an
-    array of that many values of `bitSize` bits each (stride: bitSize rounded up to bytes).
-    minimum/maximum default to the model's range and disp to the model's format. An explicit
-    `value` is written at start; otherwise start reads memory.
-    """
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        offset: int,
-        bitSize: int = 32,
-        bitOffset: int = 0,
-        base: type[Model] = UInt,
-        mode: str = "RW",
-        numValues: int = 0,
-        value: Any = None,
-        units: str | None = None,
-        disp: str | None = None,
-        enum: dict[Any, str] | None = None,
-        minimum: float | None = None,
-        maximum: float | None = None,
-        lowWarning: float | None = None,
-        lowAlarm: float | None = None,
-        highWarning: float | None = None,
-        highAlarm: float | None = None,
-        pollInterval: float = 0,
-        groups: Iterable[str] | None = None,
-        description: str = "",
-    ) -> None:
-        model = base(bitSize)
-        if numValues and model.ndType is None:
-            raise ValueError(f"{name}: {model.name} cannot form arrays")
-        super().__init__(
-            name=name,
-            description=description,
-            mode=mode,
-            value=None,
-            typeStr=f"{model.ndType}({numValues},)" if numValues else model.name,
-            nativeType=np.ndarray if numValues else model.pytype,
-            disp=disp or model.defaultDisp,
-            enum=enum,
-            units=units,
-            minimum=model.minValue if minimum is None else minimum,
-            maximum=model.maxValue if maximum is None else maximum,
-            lowWarning=lowWarning,
-            lowAlarm=lowAlarm,
-            highWarning=highWarning,
-            highAlarm=highAlarm,
-            pollInterval=pollInterval,
-            groups=groups,
-        )
-        self._model = model
-        self._numValues = numValues
-        self._offset = offset
-        self._field = Field(
-            offset, bitSize, bitOffset, numValues=max(numValues, 1), bigEndian=model.bigEndian
-        )
-        self._memory: MemoryEmulator | None = None
-        self._hasInitial = value is not None
-        raws = self._encode(value) if self._hasInitial else [0] * self._field.numValues
-        self._value = self._decode(raws)
-
-    def set(self, value: Any, *, write: bool = True) -> None:
-        """Check and encode `value`, write it to memory (with `write`), then notify.
-
-        A value of the wrong type raises TypeError, one outside minimum/maximum ValueError, a
-        memory fault MemoryFault; in each case nothing changes.
-        """
-        raws = self._encode(value)
-        with self._lock:
-            if write:
-                self._bound().write(self._field, raws)
-            self._value = self._decode(raws)
-        self._notify()
-
-    def _read(self) -> Any:
-        with self._lock:
-            value = self._decode(self._bound().read(self._field))
-            changed = not _same(self._value, value)
-            self._value = value
-        if changed:
-            self._notify()
-        return value
-
-    def _startIo(self) -> None:
-        if self._hasInitial:
-            self.set(self._value)
-        else:
-            self._read()
-
-    def _encode(self, value: Any) -> list[int]:
-        model = self._model
+    @contextmanager
+    def pollBlock(self) -> Iterator[None]:
+        """Block polling while inside."""
+        poller = self._poller
+        enabled = poller is not None and poller.enabled
+        if enabled:
+            poller.setEnabled(False)
         try:
-            if self._numValues:
-                values = [model.coerce(v) for v in value]
-                if len(values) != self._numValues:
-                    raise ValueError(
-                        f"{self._path}: {len(values)} values for an array of {self._numValues}"
-                    )
+            yield
+        finally:
+            if enabled:
+                poller.setEnabled(True)
+
+    def waitOnUpdate(self) -> None:
+        """Return once the updates queued so far are delivered."""
+        updates = self._updates
+        if updates is None:
+            return
+        done = threading.Event()
+        marker = _Marker(done)
+        updates.queue(marker)
+        done.wait(_MARKER_TIMEOUT)
+
+    # --- tree access -------------------------------------------------------------------------
+
+    def getNode(self, path: str) -> Node | None:
+        """The node at dotted `path` (starting with the Root's name or 'root'), or None."""
+        parts = path.split(".")
+        if parts[0] not in (self.name, "root"):
+            return None
+        node: Any = self
+        for part in parts[1:]:
+            node = node.node(part) if hasattr(node, "node") else None
+            if node is None:
+                return None
+        return node
+
+    def _write(self) -> bool:
+        """WriteAll: write (all with ForceWrite, else the changed) RemoteVariables."""
+        self.writeBlocks(force=self.ForceWrite.value(), recurse=True)
+        return True
+
+    def _read(self) -> bool:
+        """ReadAll: read every variable."""
+        self.readBlocks(recurse=True)
+        return True
+
+    def hardReset(self) -> None:
+        """hardReset() of every Device, then clear the log."""
+        super().hardReset()
+        self._clearLog()
+
+    def _clearLog(self) -> None:
+        self.SystemLog.set("[]")
+        self.SystemLogLast.set("")
+
+    def _applyYamlDict(
+        self, d: dict, writeEach: bool, modes: list[str], incGroups: Any, excGroups: Any
+    ) -> None:
+        for key, value in (d or {}).items():
+            node = self.getNode(key)
+            if node is None:
+                log.error("Entry %s not found", key)
             else:
-                values = [model.coerce(value)]
-        except TypeError as error:
-            raise TypeError(
-                f"{self._path}: {value!r} does not fit {model.name}: {error}"
-            ) from error
-        self._checkRange(values, value)
-        return [model.toRaw(v) for v in values]
+                node._setDict(value, writeEach, modes, incGroups, excGroups, None)
 
-    def _decode(self, raws: list[int]) -> Any:
-        if self._numValues:
-            return np.array([self._model.fromRaw(r) for r in raws], dtype=self._model.ndType)
-        return self._model.fromRaw(raws[0])
+    def _writeConfig(self) -> None:
+        self._write()
 
-    def _bound(self) -> MemoryEmulator:
-        if self._memory is None:
-            raise RuntimeError(f"{self._path} is not in a Root's tree, it has no memory")
-        return self._memory
-
-    def _attach(self) -> None:
-        super()._attach()
-        parent = self._parent
-        if parent._memory is None:
-            raise ValueError(f"{self._path}: no memBase on its Device or above")
-        self._memory = parent._memory
-        self._field = replace(self._field, offset=parent._address + self._offset)
-
-
-# --- commands ----------------------------------------------------------------------------------
-
-
-class _Command:
-    """Mixin making a variable a command: mode 'WO', callable, `arg` when the function takes one."""
-
-    isCommand = True
-
-    def _bindFunction(self, function: Callable[..., Any], default: Any) -> None:
-        self._function = _Hook(function, ("root", "dev", "cmd", "arg"))
-        self._default = default
-        self.arg = "arg" in self._function.names
-
-    def __call__(self, arg: Any = None) -> Any:
-        """Run the function; no `arg` means the command's value, a str is parsed (parseDisp)."""
-        if arg is None:
-            arg = self._default
-        elif isinstance(arg, str) and self.nativeType is not str:
-            arg = self.parseDisp(arg)
-        return self._function(root=self._root, dev=self._parent, cmd=self, arg=arg)
-
-    def _startIo(self) -> None:
-        """Commands are neither written nor read at start."""
-
-
-class LocalCommand(_Command, LocalVariable):
-    """A command run in the tree; its typeStr follows `value` (default 0: 'int').
-
-    `function` may take any of the keywords root, dev, cmd, arg.
-    """
-
-    def __init__(
+    def loadYaml(
         self,
-        *,
-        name: str,
-        function: Callable[..., Any],
-        value: Any = 0,
-        description: str = "",
-        groups: Iterable[str] | None = None,
-    ) -> None:
-        LocalVariable.__init__(
-            self, name=name, value=value, mode="WO", description=description, groups=groups
-        )
-        self._bindFunction(function, value)
+        name: str | list[str],
+        writeEach: bool,
+        modes: list[str],
+        incGroups: Any = None,
+        excGroups: Any = None,
+    ) -> bool:
+        """Device.loadYaml, then initialize() when InitAfterConfig is set."""
+        super().loadYaml(name, writeEach, modes, incGroups, excGroups)
+        if self.InitAfterConfig.value():
+            self.initialize()
+        return True
 
-
-class RemoteCommand(_Command, RemoteVariable):
-    """A command acting on a register; its function typically calls `cmd.set(...)`."""
-
-    def __init__(
+    def setYaml(
         self,
-        *,
-        name: str,
-        offset: int,
-        function: Callable[..., Any],
-        bitSize: int = 32,
-        bitOffset: int = 0,
-        base: type[Model] = UInt,
-        value: Any = 0,
-        description: str = "",
-        groups: Iterable[str] | None = None,
+        yml: str,
+        writeEach: bool,
+        modes: list[str],
+        incGroups: Any = None,
+        excGroups: Any = None,
     ) -> None:
-        RemoteVariable.__init__(
-            self,
-            name=name,
-            offset=offset,
-            bitSize=bitSize,
-            bitOffset=bitOffset,
-            base=base,
-            mode="WO",
-            value=value,
-            description=description,
-            groups=groups,
-        )
-        self._bindFunction(function, value)
+        """Device.setYaml, then initialize() when InitAfterConfig is set."""
+        super().setYaml(yml, writeEach, modes, incGroups, excGroups)
+        if self.InitAfterConfig.value():
+            self.initialize()
+
+    def remoteVariableDump(self, name: str | None, modes: list[str], readFirst: bool) -> bool:
+        """Write 'path value' lines of every RemoteVariable in `modes` to `name`."""
+        if not name:
+            name = datetime.datetime.now().strftime("regdump_%Y%m%d_%H%M%S.txt")
+        if readFirst:
+            self._read()
+        with open(name, "w") as f:
+            for var in self.variableList:
+                if isinstance(var, RemoteVariable) and var.mode in modes:
+                    f.write(f"{var.path} {var.valueDisp()}\n")
+        return True
+
+
+_MARKER_TIMEOUT = 10.0
+
+
+class _Marker:
+    """A stand-in queued behind the pending updates; its delivery sets an Event."""
+
+    _listeners: tuple = ()
+    _path = ""
+
+    def __init__(self, done: threading.Event) -> None:
+        self._done = done
+
+    def _doUpdate(self) -> None:
+        self._done.set()
+
+    def filterByGroup(self, incGroups: Any, excGroups: Any) -> bool:
+        return False
