@@ -108,8 +108,8 @@ def test_no_alarm_limits_no_alarm_severities(ioc, ca):
 
 def test_description(ioc, ca, pva):
     pv = ioc.pv("Time")
-    assert ca.get(f"{pv}.DESC") == "Current time in seconds since the epoch"
-    assert pva.raw(pv)["display.description"] == "Current time in seconds since the epoch"
+    assert ca.get(f"{pv}.DESC") == "Current Time In Seconds Since EPOCH UTC"
+    assert pva.raw(pv)["display.description"] == "Current Time In Seconds Since EPOCH UTC"
 
 
 def test_no_record_left_undefined(ioc, ca):
