@@ -38,6 +38,7 @@ ENV_DEFAULTS = {
     "IOC_HEALTH_TIMEOUT": "3",
     "IOC_AUTOSAVE": "",
     "IOC_AUTOSAVE_PERIOD": "60",
+    "IOC_SIMULATE_PYROGUE": "0",
     "EPICS_CA_SERVER_PORT": "5064",
     "EPICS_PVA_SERVER_PORT": "5075",
 }
@@ -148,6 +149,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the IOC (the default)")
     add_tree_options(serve, env)
+    serve.add_argument(
+        "--simulate-pyrogue",
+        action="store_true",
+        default=env["IOC_SIMULATE_PYROGUE"].lower() in ("1", "true", "yes", "on"),
+        help="without Rogue installed, 'import pyrogue' gives the simulator; --root may then "
+        "also name a Device class, served on emulated memory (env IOC_SIMULATE_PYROGUE=1)",
+    )
     serve.add_argument(
         "--dump",
         default=env["IOC_DUMP"],
@@ -299,10 +307,18 @@ def load_root_class(spec: str) -> type:
     return cls
 
 
-def make_root(cls: type, spec: str) -> Any:
-    """An instance of the Root class `cls`, checked for the Root API the server uses."""
+def make_root(cls: type, spec: str, simulate: bool = False) -> Any:
+    """An instance of the Root class `cls`, checked for the Root API the server uses.
+
+    With `simulate`, `cls` may also be a Device class, served on emulated memory.
+    """
     try:
-        root = cls()
+        if simulate:
+            from sim.pyrogue_shim import simulatedRoot
+
+            root = simulatedRoot(cls)
+        else:
+            root = cls()
     except Exception as exc:  # any failure of the user's constructor is a configuration error
         log.debug("creating %s failed", spec, exc_info=True)
         raise CliError(f"root {spec}: creating it failed: {_describe(exc)}") from exc
@@ -399,8 +415,12 @@ def serve(opts: argparse.Namespace) -> int:
     """Serve the Root until SIGTERM/SIGINT; returns the exit code."""
     pvmap = load_pvmap(opts.pvmap) if opts.pvmap else None
     logging.basicConfig(level=opts.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    if opts.simulate_pyrogue:
+        from sim.pyrogue_shim import install
+
+        install()
     root_class = load_root_class(opts.root)
-    root = make_root(root_class, opts.root)
+    root = make_root(root_class, opts.root, opts.simulate_pyrogue)
     stop = stop_on_signals()
     try:
         server = start_server(root, opts, pvmap)
