@@ -13,7 +13,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from pyrogue_devices import build
 
 IMPLEMENTATIONS = ["sim", "pyrogue"]
@@ -25,7 +24,10 @@ def _implementation(name: str) -> SimpleNamespace:
         from sim.memory import MemoryEmulator
 
         return SimpleNamespace(
-            name=name, pr=tree, memory=lambda: MemoryEmulator(0x1000), GeneralError=tree.GeneralError
+            name=name,
+            pr=tree,
+            memory=lambda: MemoryEmulator(0x1000),
+            GeneralError=tree.GeneralError,
         )
     try:
         pr = importlib.import_module("pyrogue")
@@ -102,12 +104,34 @@ EXPECTED = {
     **{f"root.Logic.{k}": v for k, v in LOGIC.items()},
     **{f"root.Spare.{k}": v for k, v in REGISTERS.items()},
 }
-ROOT_NODES = (
-    "enable ReadDevice WriteDevice RogueVersion RogueDirectory SystemLog SystemLogLast "
-    "ForceWrite InitAfterConfig Time LocalTime PollEn WriteAll ReadAll SaveState SaveConfig "
-    "LoadConfig RemoteVariableDump RemoteConfigDump Initialize HardReset CountReset ClearLog "
-    "SetYamlConfig GetYamlConfig GetYamlState"
-).split()
+ROOT_NODES = [
+    "enable",
+    "ReadDevice",
+    "WriteDevice",
+    "RogueVersion",
+    "RogueDirectory",
+    "SystemLog",
+    "SystemLogLast",
+    "ForceWrite",
+    "InitAfterConfig",
+    "Time",
+    "LocalTime",
+    "PollEn",
+    "WriteAll",
+    "ReadAll",
+    "SaveState",
+    "SaveConfig",
+    "LoadConfig",
+    "RemoteVariableDump",
+    "RemoteConfigDump",
+    "Initialize",
+    "HardReset",
+    "CountReset",
+    "ClearLog",
+    "SetYamlConfig",
+    "GetYamlConfig",
+    "GetYamlState",
+]
 
 
 def facts(var) -> tuple:
@@ -163,7 +187,7 @@ def test_remote_layout_attributes(root, impl):
     assert regs.Split.varBytes == 6
 
 
-# --- values -----------------------------------------------------------------------------------------
+# --- values ---------------------------------------------------------------------------------
 
 
 def test_bit_fields_pack_into_the_register(root):
@@ -335,7 +359,7 @@ def test_read_all_and_read_device(root):
     assert regs.Raw.value() == 0
 
 
-# --- YAML configuration -----------------------------------------------------------------------------
+# --- YAML configuration -------------------------------------------------------------------
 
 
 def test_get_yaml_is_pyrogues_format(root):
