@@ -25,7 +25,7 @@ class NodeError(Exception):
 def _asGroups(groups: str | Iterable[str] | None) -> list[str]:
     if groups is None:
         return []
-    return [groups] if isinstance(groups, str) else list(groups)
+    return [groups] if type(groups) is str else list(groups)
 
 
 class Node:

@@ -275,7 +275,13 @@ class Device(Node):
             raise NodeError(
                 f"Error adding node with name {node.name} to {self.name}. Node is already attached."
             )
-        if node.name in self._nodes or node.name in self._anodes or hasattr(self, node.name):
+        name = node.name
+        if (
+            name in self._nodes
+            or name in self._anodes
+            or name in self.__dict__
+            or hasattr(type(self), name)
+        ):
             raise NodeError(
                 f"Error adding node with name {node.name} to {self.name}. Name collision."
             )
@@ -627,7 +633,8 @@ class Device(Node):
         for name, value in self._defaults.items():
             self._nodes[name]._default = value
         super()._finishInit()
-        self._updateBlockEnable()
+        if self.enable.value() is not True:
+            self._updateBlockEnable()
 
     def _updateBlockEnable(self) -> None:
         enabled = self.enable.value() is True

@@ -688,6 +688,31 @@ def _asList(x: Any) -> list:
     return list(x) if isinstance(x, Iterable) else [x]
 
 
+def _placement(offset: Any, bitOffset: Any, bitSize: Any) -> tuple[int, list[int], list[int]]:
+    """pyrogue's placement: (lowest offset, bit offsets from it, bit sizes) of the pieces."""
+    if type(offset) is int and type(bitOffset) is int and type(bitSize) is int:
+        if bitSize == 0:
+            raise VariableError("BitSize of 0 is invalid")
+        return offset, [bitOffset], [bitSize]
+    offsets, bitOffsets, bitSizes = (_asList(x) for x in (offset, bitOffset, bitSize))
+    length = max(len(offsets), len(bitOffsets), len(bitSizes))
+    offsets, bitOffsets, bitSizes = (
+        x * length if len(x) == 1 else x for x in (offsets, bitOffsets, bitSizes)
+    )
+    if not len(offsets) == len(bitOffsets) == len(bitSizes):
+        raise VariableError(
+            f"Lengths of offset: {offsets}, bitOffset: {bitOffsets}, bitSize {bitSizes} must match"
+        )
+    if 0 in bitSizes:
+        raise VariableError("BitSize of 0 is invalid")
+    baseAddr = min(offsets)
+    return (
+        baseAddr,
+        [b + (o - baseAddr) * 8 for b, o in zip(bitOffsets, offsets, strict=True)],
+        bitSizes,
+    )
+
+
 class RemoteVariable(BaseVariable):
     """A variable stored in register memory, encoded by a model (`base`, default UInt).
 
@@ -723,20 +748,7 @@ class RemoteVariable(BaseVariable):
         if disp is None:
             disp = base.defaultdisp
         self._hasOffset = offset is not None
-        offsets, bitOffsets, bitSizes = (_asList(x) for x in (offset or 0, bitOffset, bitSize))
-        length = max(len(offsets), len(bitOffsets), len(bitSizes))
-        offsets, bitOffsets, bitSizes = (
-            x * length if len(x) == 1 else x for x in (offsets, bitOffsets, bitSizes)
-        )
-        if not len(offsets) == len(bitOffsets) == len(bitSizes):
-            raise VariableError(
-                f"Lengths of offset: {offsets}, bitOffset: {bitOffsets}, bitSize {bitSizes} "
-                "must match"
-            )
-        if 0 in bitSizes:
-            raise VariableError("BitSize of 0 is invalid")
-        baseAddr = min(offsets)
-        bitOffsets = [b + (o - baseAddr) * 8 for b, o in zip(bitOffsets, offsets, strict=True)]
+        baseAddr, bitOffsets, bitSizes = _placement(offset or 0, bitOffset, bitSize)
         if isinstance(base, Model):
             model = base
         elif numValues:
