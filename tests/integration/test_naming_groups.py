@@ -29,11 +29,31 @@ TREE = {
     "Faulty": "Reg0 Reg1",
     "Slow": "Reg",
 }
+#: pyrogue's own nodes, served too: the Root's standard Variables/Commands (docs/simulator.md)
+#: and every Device's enable, ReadDevice and WriteDevice.
+ROOT_STANDARD = (
+    "enable ReadDevice WriteDevice RogueVersion RogueDirectory SystemLog SystemLogLast ForceWrite "
+    "InitAfterConfig LocalTime PollEn WriteAll ReadAll SaveState SaveConfig LoadConfig "
+    "RemoteVariableDump RemoteConfigDump Initialize HardReset CountReset ClearLog SetYamlConfig "
+    "GetYamlConfig GetYamlState"
+)
+DEVICES = [
+    *TREE,
+    "Crate",
+    "Crate.Slot03",
+    "Crate.Slot03.CarrierBoard",
+    LONG_PATHS[0].rsplit(".", 1)[0],
+]
+STANDARD = {
+    *ROOT_STANDARD.split(),
+    *(f"{device}.{name}" for device in DEVICES for name in ("enable", "ReadDevice", "WriteDevice")),
+}
 #: Every Variable and Command of docs/sim-device.md that is served by default (paths below root).
 SERVED = {
     "Time",
     *(f"{device}.{name}" for device, names in TREE.items() for name in names.split()),
     *LONG_PATHS,
+    *STANDARD,
 }
 NOT_SERVED = "Version.InternalState"
 DUMP_LINE = re.compile(r"^(?P<pv>\S+) -> (?P<path>\S+)(?P<rest>.*)$")
