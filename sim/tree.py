@@ -715,197 +715,189 @@ class Root(Device):
         self._addStandardNodes()
 
     def _addStandardNodes(self) -> None:
+        """pyrogue's standard Root variables and commands, in pyrogue's order."""
         sysGroups = ["NoStream", "NoSql", "NoState"]
+        variables = [
+            ("RogueVersion", "sim", "RO", False, None, "Rogue Version String"),
+            (
+                "RogueDirectory",
+                os.path.dirname(__file__),
+                "RO",
+                False,
+                None,
+                "Rogue Library Directory",
+            ),
+            (
+                "SystemLog",
+                "[]",
+                "RO",
+                True,
+                sysGroups,
+                "String containing newline separated system logic entries",
+            ),
+            (
+                "SystemLogLast",
+                "",
+                "RO",
+                True,
+                ["NoStream", "NoState"],
+                "String containing last system log entry",
+            ),
+            (
+                "ForceWrite",
+                False,
+                "RW",
+                True,
+                None,
+                "Configuration Flag To Always Write Non Stale Blocks For WriteAll, LoadConfig and "
+                "setYaml",
+            ),
+            (
+                "InitAfterConfig",
+                False,
+                "RW",
+                True,
+                None,
+                "Configuration Flag To Execute Initialize after LoadConfig or setYaml",
+            ),
+            ("Time", time.time(), "RO", True, ["NoSql"], "Current Time In Seconds Since EPOCH UTC"),
+        ]
+        for name, value, mode, hidden, groups, text in variables:
+            self.add(
+                LocalVariable(
+                    name=name,
+                    value=value,
+                    mode=mode,
+                    hidden=hidden,
+                    groups=list(groups or ()),
+                    description=text,
+                )
+            )
         self.add(
-            [
-                LocalVariable(
-                    name="RogueVersion", value="sim", mode="RO", description="Rogue Version String"
+            LinkVariable(
+                name="LocalTime",
+                value="",
+                mode="RO",
+                groups=list(sysGroups),
+                linkedGet=lambda: time.strftime(
+                    "%Y-%m-%d %H:%M:%S %Z", time.localtime(self.Time.value())
                 ),
-                LocalVariable(
-                    name="RogueDirectory",
-                    value=os.path.dirname(__file__),
-                    mode="RO",
-                    description="Rogue Library Directory",
-                ),
-                LocalVariable(
-                    name="SystemLog",
-                    value="[]",
-                    mode="RO",
-                    hidden=True,
-                    groups=["NoStream", "NoSql", "NoState"],
-                    description="String containing newline separated system logic entries",
-                ),
-                LocalVariable(
-                    name="SystemLogLast",
-                    value="",
-                    mode="RO",
-                    hidden=True,
-                    groups=["NoStream", "NoState"],
-                    description="String containing last system log entry",
-                ),
-                LocalVariable(
-                    name="ForceWrite",
-                    value=False,
-                    mode="RW",
-                    hidden=True,
-                    description="Configuration Flag To Always Write Non Stale Blocks For "
-                    "WriteAll, LoadConfig and setYaml",
-                ),
-                LocalVariable(
-                    name="InitAfterConfig",
-                    value=False,
-                    mode="RW",
-                    hidden=True,
-                    description="Configuration Flag To Execute Initialize after LoadConfig "
-                    "or setYaml",
-                ),
-                LocalVariable(
-                    name="Time",
-                    value=time.time(),
-                    mode="RO",
-                    hidden=True,
-                    groups=["NoSql"],
-                    description="Current Time In Seconds Since EPOCH UTC",
-                ),
-            ]
+                dependencies=[self.Time],
+                description="Local Time",
+            )
         )
         self.add(
-            [
-                LinkVariable(
-                    name="LocalTime",
-                    value="",
-                    mode="RO",
-                    groups=list(sysGroups),
-                    linkedGet=lambda: time.strftime(
-                        "%Y-%m-%d %H:%M:%S %Z", time.localtime(self.Time.value())
-                    ),
-                    dependencies=[self.Time],
-                    description="Local Time",
-                ),
-                LocalVariable(
-                    name="PollEn",
-                    value=False,
-                    mode="RW",
-                    groups=list(sysGroups),
-                    localSet=lambda value: self._setPolling(value),
-                    localGet=lambda: self._poller is not None and self._poller.enabled,
-                ),
-                LocalCommand(
-                    name="WriteAll",
-                    function=self._write,
-                    hidden=True,
-                    description="Write all values to the hardware",
-                ),
-                LocalCommand(
-                    name="ReadAll",
-                    function=self._read,
-                    hidden=True,
-                    description="Read all values from the hardware",
-                ),
-                LocalCommand(
-                    name="SaveState",
-                    value="",
-                    hidden=True,
-                    function=lambda arg: self.saveYaml(
-                        name=arg,
-                        readFirst=True,
-                        modes=_ALL_MODES,
-                        excGroups="NoState",
-                        autoPrefix="state",
-                    ),
-                    description="Save state to file. Data is saved in YAML format.",
-                ),
-                LocalCommand(
-                    name="SaveConfig",
-                    value="",
-                    hidden=True,
-                    function=lambda arg: self.saveYaml(
-                        name=arg,
-                        readFirst=True,
-                        modes=_CONFIG_MODES,
-                        excGroups="NoConfig",
-                        autoPrefix="config",
-                    ),
-                    description="Save configuration to file. Data is saved in YAML format.",
-                ),
-                LocalCommand(
-                    name="LoadConfig",
-                    value="",
-                    hidden=True,
-                    function=lambda arg: self.loadYaml(
-                        name=arg, writeEach=False, modes=_CONFIG_MODES, excGroups="NoConfig"
-                    ),
-                    description="Read configuration from file. Data is read in YAML format.",
-                ),
-                LocalCommand(
-                    name="RemoteVariableDump",
-                    value="",
-                    hidden=True,
-                    function=lambda arg: self.remoteVariableDump(arg, _ALL_MODES, True),
-                    description="Save a dump of the remote variable state",
-                ),
-                LocalCommand(
-                    name="RemoteConfigDump",
-                    value="",
-                    hidden=True,
-                    function=lambda arg: self.remoteVariableDump(arg, _CONFIG_MODES, True),
-                    description="Save a dump of the remote variable state",
-                ),
-                LocalCommand(
-                    name="Initialize",
-                    function=self.initialize,
-                    hidden=True,
-                    description="Generate a soft reset to each device in the tree",
-                ),
-                LocalCommand(
-                    name="HardReset",
-                    function=self.hardReset,
-                    hidden=True,
-                    description="Generate a hard reset to each device in the tree",
-                ),
-                LocalCommand(
-                    name="CountReset",
-                    function=self.countReset,
-                    hidden=True,
-                    description="Generate a count reset to each device in the tree",
-                ),
-                LocalCommand(
-                    name="ClearLog",
-                    function=self._clearLog,
-                    hidden=True,
-                    description="Clear the message log contained in the SystemLog variable",
-                ),
-                LocalCommand(
-                    name="SetYamlConfig",
-                    value="",
-                    hidden=True,
-                    function=lambda arg: self.setYaml(
-                        yml=arg, writeEach=False, modes=_CONFIG_MODES, excGroups="NoConfig"
-                    ),
-                    description="Set configuration from YAML string.",
-                ),
-                LocalCommand(
-                    name="GetYamlConfig",
-                    value=True,
-                    retValue="",
-                    hidden=True,
-                    function=lambda arg: self.getYaml(
-                        readFirst=arg, modes=_CONFIG_MODES, excGroups="NoConfig"
-                    ),
-                    description="Get configuration in YAML string.",
-                ),
-                LocalCommand(
-                    name="GetYamlState",
-                    value=True,
-                    retValue="",
-                    hidden=True,
-                    function=lambda arg: self.getYaml(
-                        readFirst=arg, modes=_ALL_MODES, excGroups="NoState"
-                    ),
-                    description="Get current state as YAML string.",
-                ),
-            ]
+            LocalVariable(
+                name="PollEn",
+                value=False,
+                mode="RW",
+                groups=list(sysGroups),
+                localSet=lambda value: self._setPolling(value),
+                localGet=lambda: self._poller is not None and self._poller.enabled,
+            )
         )
+        save = self.saveYaml
+        commands = [
+            ("WriteAll", 0, None, self._write, "Write all values to the hardware"),
+            ("ReadAll", 0, None, self._read, "Read all values from the hardware"),
+            (
+                "SaveState",
+                "",
+                None,
+                lambda arg: save(arg, True, _ALL_MODES, excGroups="NoState", autoPrefix="state"),
+                "Save state to file. Data is saved in YAML format.",
+            ),
+            (
+                "SaveConfig",
+                "",
+                None,
+                lambda arg: save(
+                    arg, True, _CONFIG_MODES, excGroups="NoConfig", autoPrefix="config"
+                ),
+                "Save configuration to file. Data is saved in YAML format.",
+            ),
+            (
+                "LoadConfig",
+                "",
+                None,
+                lambda arg: self.loadYaml(arg, False, _CONFIG_MODES, excGroups="NoConfig"),
+                "Read configuration from file. Data is read in YAML format.",
+            ),
+            (
+                "RemoteVariableDump",
+                "",
+                None,
+                lambda arg: self.remoteVariableDump(arg, _ALL_MODES, True),
+                "Save a dump of the remote variable state",
+            ),
+            (
+                "RemoteConfigDump",
+                "",
+                None,
+                lambda arg: self.remoteVariableDump(arg, _CONFIG_MODES, True),
+                "Save a dump of the remote variable state",
+            ),
+            (
+                "Initialize",
+                0,
+                None,
+                self.initialize,
+                "Generate a soft reset to each device in the tree",
+            ),
+            (
+                "HardReset",
+                0,
+                None,
+                self.hardReset,
+                "Generate a hard reset to each device in the tree",
+            ),
+            (
+                "CountReset",
+                0,
+                None,
+                self.countReset,
+                "Generate a count reset to each device in the tree",
+            ),
+            (
+                "ClearLog",
+                0,
+                None,
+                self._clearLog,
+                "Clear the message log contained in the SystemLog variable",
+            ),
+            (
+                "SetYamlConfig",
+                "",
+                None,
+                lambda arg: self.setYaml(arg, False, _CONFIG_MODES, excGroups="NoConfig"),
+                "Set configuration from YAML string.",
+            ),
+            (
+                "GetYamlConfig",
+                True,
+                "",
+                lambda arg: self.getYaml(readFirst=arg, modes=_CONFIG_MODES, excGroups="NoConfig"),
+                "Get configuration in YAML string.",
+            ),
+            (
+                "GetYamlState",
+                True,
+                "",
+                lambda arg: self.getYaml(readFirst=arg, modes=_ALL_MODES, excGroups="NoState"),
+                "Get current state as YAML string.",
+            ),
+        ]
+        for name, value, retValue, function, text in commands:
+            self.add(
+                LocalCommand(
+                    name=name,
+                    value=value,
+                    retValue=retValue,
+                    function=function,
+                    hidden=True,
+                    description=text,
+                )
+            )
 
     # --- state -------------------------------------------------------------------------------
 
