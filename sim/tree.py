@@ -535,6 +535,7 @@ class Device(Node):
             self._applyYamlDict(yamlToData(fName=fileName), writeEach, modes, incGroups, excGroups)
         if not writeEach:
             self._writeConfig()
+        self._root._configApplied()
         return True
 
     def setYaml(
@@ -549,6 +550,7 @@ class Device(Node):
         self._applyYamlDict(yamlToData(yml), writeEach, modes, incGroups, excGroups)
         if not writeEach:
             self._writeConfig()
+        self._root._configApplied()
 
     def _applyYamlDict(
         self, d: dict, writeEach: bool, modes: list[str], incGroups: Any, excGroups: Any
@@ -681,7 +683,8 @@ class ArrayDevice(Device):
 class Root(Device):
     """The top of a tree: starts and stops it, owns its update, poll and heartbeat threads.
 
-    start() attaches the tree, applies `value=` defaults (without writing), starts the
+    After a YAML configuration is applied (setYaml, loadYaml, LoadConfig) it runs initialize()
+    when InitAfterConfig is set. start() attaches the tree, applies `value=` defaults (without writing), starts the
     threads and the managed protocols, then reads (`initRead`) and writes (`initWrite`) the
     hardware and enables polling (`pollEn`). A protocol failing to start stops everything
     again and re-raises.
@@ -1093,30 +1096,7 @@ class Root(Device):
     def _writeConfig(self) -> None:
         self._write()
 
-    def loadYaml(
-        self,
-        name: str | list[str],
-        writeEach: bool,
-        modes: list[str],
-        incGroups: Any = None,
-        excGroups: Any = None,
-    ) -> bool:
-        """Device.loadYaml, then initialize() when InitAfterConfig is set."""
-        super().loadYaml(name, writeEach, modes, incGroups, excGroups)
-        if self.InitAfterConfig.value():
-            self.initialize()
-        return True
-
-    def setYaml(
-        self,
-        yml: str,
-        writeEach: bool,
-        modes: list[str],
-        incGroups: Any = None,
-        excGroups: Any = None,
-    ) -> None:
-        """Device.setYaml, then initialize() when InitAfterConfig is set."""
-        super().setYaml(yml, writeEach, modes, incGroups, excGroups)
+    def _configApplied(self) -> None:
         if self.InitAfterConfig.value():
             self.initialize()
 
