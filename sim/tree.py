@@ -684,10 +684,10 @@ class Root(Device):
     """The top of a tree: starts and stops it, owns its update, poll and heartbeat threads.
 
     After a YAML configuration is applied (setYaml, loadYaml, LoadConfig) it runs initialize()
-    when InitAfterConfig is set. start() attaches the tree, applies `value=` defaults (without writing), starts the
-    threads and the managed protocols, then reads (`initRead`) and writes (`initWrite`) the
-    hardware and enables polling (`pollEn`). A protocol failing to start stops everything
-    again and re-raises.
+    when InitAfterConfig is set. start() attaches the tree, applies `value=` defaults (without
+    writing), starts the threads and the managed protocols, then reads (`initRead`) and writes
+    (`initWrite`) the hardware and enables polling (`pollEn`). A protocol failing to start
+    stops everything again and re-raises.
     """
 
     def __init__(
