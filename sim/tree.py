@@ -80,15 +80,19 @@ __all__ = [
     "Int",
     "IntBE",
     "LinkVariable",
+    "LoadConfigProcess",
     "LocalCommand",
     "LocalVariable",
     "MemoryError",
     "Model",
     "Node",
     "NodeError",
+    "Process",
     "RemoteCommand",
     "RemoteVariable",
     "Root",
+    "RunControl",
+    "SaveConfigProcess",
     "String",
     "UFixed",
     "UInt",
@@ -420,6 +424,9 @@ class Device(Node):
 
     def enableChanged(self, value: Any) -> None:
         """Hook called when the Device's effective enable changes."""
+
+    def _stop(self) -> None:
+        """Hook called when the Root stops (a Process ends its thread)."""
 
     # --- bulk access -------------------------------------------------------------------------
 
@@ -901,6 +908,8 @@ class Root(Device):
                     description=text,
                 )
             )
+        self.add(LoadConfigProcess(name="LoadConfigProcess"))
+        self.add(SaveConfigProcess(name="SaveConfigProcess"))
 
     # --- state -------------------------------------------------------------------------------
 
@@ -980,6 +989,8 @@ class Root(Device):
                     interface._stop()
                 except Exception:
                     log.exception("stopping %r failed", interface)
+        for device in self.deviceList:
+            device._stop()
         self._updates.stop()
         self._updates = None
 
@@ -1130,3 +1141,7 @@ class _Marker:
 
     def filterByGroup(self, incGroups: Any, excGroups: Any) -> bool:
         return False
+
+
+# The Process Devices build on Device (and the Root adds two of them): imported last.
+from sim.process import LoadConfigProcess, Process, RunControl, SaveConfigProcess  # noqa: E402

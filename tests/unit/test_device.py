@@ -22,7 +22,9 @@ def documented(root):
     return [
         v
         for v in root.variableList
-        if v.name not in DEVICE_STANDARD and not (v.parent is root and v.name in ROOT_STANDARD)
+        if v.name not in DEVICE_STANDARD
+        and not (v.parent is root and v.name in ROOT_STANDARD)
+        and v.path.split(".")[1] not in ROOT_STANDARD
     ]
 
 

@@ -53,8 +53,16 @@ def root(impl):
         yield started
 
 
+CONFIG_PROCESSES = ("LoadConfigProcess", "SaveConfigProcess")
+
+
 def own(root) -> list:
-    return [v for v in root.variableList if v.parent is not root]
+    """The Variables and Commands of the lab's Devices (not the Root's own ones)."""
+    return [
+        v
+        for v in root.variableList
+        if v.parent is not root and v.path.split(".")[1] not in CONFIG_PROCESSES
+    ]
 
 
 #: path → (typeStr, mode, disp, units, minimum, maximum, hidden) of Registers (same for Spare).
@@ -175,7 +183,7 @@ def test_enums_commands_and_node_kinds(root):
     assert root.getNode("root.Logic.Missing") is None
     assert list(root.Logic.commands) == ["ReadDevice", "WriteDevice", "Add", "Reset", "Echo"]
     assert "Gain" in root.Logic.variables and "Add" not in root.Logic.variables
-    assert list(root.devices) == ["Registers", "Logic", "Spare"]
+    assert list(root.devices) == [*CONFIG_PROCESSES, "Registers", "Logic", "Spare"]
 
 
 def test_remote_layout_attributes(root, impl):
@@ -185,6 +193,43 @@ def test_remote_layout_attributes(root, impl):
     assert (regs.Trim.verifyEn, regs.Raw.overlapEn, regs.Instance.retryCount) == (False, True, 3)
     assert regs.Instance.base is impl.pr.UInt(32)
     assert regs.Split.varBytes == 6
+
+
+PROCESS_NODES = [
+    *("enable", "ReadDevice", "WriteDevice", "Start", "Stop", "Running", "Progress", "Message"),
+    *("Step", "TotalSteps", "UpdatePeriod"),
+]
+
+
+def test_root_config_processes(root, tmp_path):
+    load, save = root.LoadConfigProcess, root.SaveConfigProcess
+    assert list(load.nodes) == [*PROCESS_NODES, "LoadMode", "ConfigFile", "YamlString"]
+    assert list(save.nodes) == [*PROCESS_NODES, "DataType", "SaveMode", "ConfigFile", "YamlString"]
+    assert facts(load.Progress) == ("float", "RO", "{:1.2f}", "Pct", None, None, False)
+    root.WriteAll()  # the value= defaults (Limited=5) reach the memory the save reads
+    root.Logic.Count.set(4)
+    save.SaveMode.setDisp("String")
+    save.Start()
+    wait(lambda: save.Message.value() == "Done" and save.Running.value() is False)
+    assert "Count: 4" in save.YamlString.value()
+    root.Logic.Count.set(0)
+    load.LoadMode.setDisp("String")
+    load.YamlString.set(save.YamlString.value())
+    load()
+    wait(lambda: load.Message.value() == "Done" and load.Running.value() is False)
+    assert root.Logic.Count.value() == 4
+    assert load.Progress.value() == 1.0
+
+
+def wait(predicate, timeout: float = 10.0) -> None:
+    """Wait (bounded) until `predicate()` holds."""
+    done = threading.Event()
+    deadline = timeout
+    while not predicate():
+        if deadline <= 0:
+            raise AssertionError("condition not met in time")
+        done.wait(0.02)
+        deadline -= 0.02
 
 
 # --- values ---------------------------------------------------------------------------------

@@ -38,7 +38,12 @@ def local(tree, **kwargs):
 def own(root):
     """The tree's Variables and Commands without pyrogue's standard ones (enable, Time, ...)."""
     standard = {"enable", "ReadDevice", "WriteDevice"}
-    return [v for v in root.variableList if v.parent is not root and v.name not in standard]
+    processes = ("LoadConfigProcess", "SaveConfigProcess")
+    return [
+        v
+        for v in root.variableList
+        if v.parent is not root and v.name not in standard and v.path.split(".")[1] not in processes
+    ]
 
 
 def remote(tree, **kwargs):
