@@ -44,8 +44,15 @@ DEVICES = [
     "Crate.Slot03.CarrierBoard",
     LONG_PATHS[0].rsplit(".", 1)[0],
 ]
+PROCESS = "Start Stop Running Progress Message Step TotalSteps UpdatePeriod ConfigFile YamlString"
+PROCESSES = {"LoadConfigProcess": "LoadMode", "SaveConfigProcess": "DataType SaveMode"}
 STANDARD = {
     *ROOT_STANDARD.split(),
+    *(
+        f"{process}.{name}"
+        for process, own in PROCESSES.items()
+        for name in ("enable", "ReadDevice", "WriteDevice", *PROCESS.split(), *own.split())
+    ),
     *(f"{device}.{name}" for device in DEVICES for name in ("enable", "ReadDevice", "WriteDevice")),
 }
 #: Every Variable and Command of docs/sim-device.md that is served by default (paths below root).
