@@ -72,9 +72,16 @@ class Field:
 
 
 class MemoryEmulator:
-    """A thread-safe, byte-addressed, little-endian register space of `size` bytes (zeroed)."""
+    """A thread-safe, byte-addressed, little-endian register space of `size` bytes (zeroed).
 
-    def __init__(self, size: int) -> None:
+    `minAccess` is the smallest access in bytes, as rogue's memory emulator has one: variable
+    offsets are reported aligned to it and `varBytes` in whole accesses (data is not affected).
+    """
+
+    def __init__(self, size: int, minAccess: int = 4) -> None:
+        if minAccess < 1:
+            raise ValueError(f"minAccess {minAccess} is not positive")
+        self.minAccess = minAccess
         self._data = bytearray(size)
         self._lock = threading.Lock()
         # Range settings keyed by (start, size); replaced, never mutated, so readers need no lock.

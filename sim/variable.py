@@ -791,7 +791,7 @@ class RemoteVariable(BaseVariable):
             self._nativeType = np.ndarray
             self._ndType = model.ndType
             self._typeStr = f"{model.ndType}({numValues},)"
-            self._value: Any = np.zeros(numValues, dtype=model.ndType)
+            self._value: Any = np.zeros(numValues, dtype=self._valueDtype(model, valueBits))
         else:
             self._typeStr = model.name
             self._nativeType = model.pytype
@@ -844,15 +844,20 @@ class RemoteVariable(BaseVariable):
         """Bits from one array value to the next."""
         return self._valueStrideBits
 
+    @staticmethod
+    def _valueDtype(model: Model, valueBits: int) -> np.dtype:
+        """dtype of an array's value: integers as narrow as valueBits allows (as rogue's block)."""
+        if model.pytype is not int:
+            return model.ndType
+        width = next((w for w in (8, 16, 32) if valueBits <= w), 64)
+        return np.dtype(f"{'int' if model.signed else 'uint'}{width}")
+
     @property
     def varBytes(self) -> int:
-        """Bytes spanned by the variable."""
+        """Bytes spanned by the variable, in whole accesses of the memory."""
         end = max(o + s for o, s in zip(self._bitOffsets, self._bitSizes, strict=True))
-        if self._numValuesCount:
-            end = self._bitOffsets[0] + (
-                (self._numValuesCount - 1) * self._valueStrideBits + self._valueBitsCount
-            )
-        return -(-end // 8)
+        access = getattr(self._memory, "minAccess", 1)
+        return -(-end // (8 * access)) * access
 
     @property
     def overlapEn(self) -> bool:
@@ -878,6 +883,10 @@ class RemoteVariable(BaseVariable):
         if memory is None or not self._hasOffset:
             self._fields = []
             return
+        shift = self._offset % memory.minAccess  # as rogue: offsets aligned to the access size
+        if shift:
+            self._offset -= shift
+            self._bitOffsets = [b + 8 * shift for b in self._bitOffsets]
         big = self._base.isBigEndian
         start = address + self._offset
         if self._numValuesCount:
@@ -921,6 +930,11 @@ class RemoteVariable(BaseVariable):
             return self._fromRaw(self._toRaw(self._check(value)))
         start = max(index, 0)
         if isinstance(value, np.ndarray):
+            kinds = {bool: "b", float: "f", int: "i" if self._base.signed else "u"}
+            if value.dtype.kind != kinds.get(self._base.pytype, value.dtype.kind):
+                raise GeneralError(
+                    f"Passed nparray of {value.dtype} is not of an accepted type for {self._name}"
+                )
             if value.ndim != 1:
                 raise GeneralError(
                     f"Invalid number of dimensions for passed ndarray for {self._name}"
@@ -955,7 +969,7 @@ class RemoteVariable(BaseVariable):
     def _fromRaw(self, raws: list[list[int]]) -> Any:
         model = self._base
         if self._numValuesCount:
-            return np.array([model.fromRaw(r) for r in raws[0]], dtype=self._ndType)
+            return np.array([model.fromRaw(r) for r in raws[0]], dtype=self._value.dtype)
         raw, shift = 0, 0
         for piece, size in zip(raws, self._bitSizes, strict=True):
             raw |= piece[0] << shift
@@ -1004,8 +1018,9 @@ class RemoteVariable(BaseVariable):
             memory.write(field, raws)
 
     def _readMemory(self) -> None:
+        """Read the memory, unless the value was set without a write (as rogue's stale block)."""
         memory = self._memory
-        if memory is None or not self._enabled or self._mode == "WO":
+        if memory is None or not self._enabled or self._mode == "WO" or self._stale:
             return
         with self._lock:
             self._value = self._fromRaw([memory.read(field) for field in self._fields])

@@ -192,7 +192,7 @@ def test_remote_layout_attributes(root, impl):
     assert (regs.Signed.bulkEn, regs.Signed.updateNotify) == (False, False)
     assert (regs.Trim.verifyEn, regs.Raw.overlapEn, regs.Instance.retryCount) == (False, True, 3)
     assert regs.Instance.base is impl.pr.UInt(32)
-    assert regs.Split.varBytes == 6
+    assert regs.Split.varBytes == 8  # whole 4-byte accesses of the memory
 
 
 PROCESS_NODES = [
@@ -273,7 +273,7 @@ def test_arrays(root):
     arr = root.Registers.Array
     arr.set(np.array([1, 2, 3, 65535], dtype=np.uint32))
     value = arr.get()
-    assert value.dtype == np.uint32 and value.tolist() == [1, 2, 3, 65535]
+    assert value.dtype == np.uint16 and value.tolist() == [1, 2, 3, 65535]  # as narrow as 16 bits
     arr.set(7, index=1)
     assert arr.get(index=1) == 7
     assert arr.get().tolist() == [1, 7, 3, 65535]
@@ -304,11 +304,14 @@ def test_bad_local_writes(root, impl):
 
 
 def test_value_defaults_and_write_all(root):
-    assert root.Registers.Limited.get(read=False) == 5
-    assert root.Registers.Limited.get(read=True) == 0  # the default is not written at start
-    root.Registers.Limited.set(5, write=False)
-    root.WriteAll()
-    assert root.Registers.Limited.get(read=True) == 5
+    limited, raw = root.Registers.Limited, root.Registers.Raw
+    assert limited.get(read=False) == 5
+    assert limited.get(read=True) == 5  # not yet written: a read keeps the default
+    raw.set(0x7, write=False)
+    assert raw.get(read=True) == 0x7
+    root.WriteAll()  # writes what was set without a write
+    root.ReadAll()
+    assert (limited.get(read=True), root.Registers.Channel.get()) == (5, 3)
 
 
 def test_local_variables_and_hooks(root):
@@ -396,12 +399,12 @@ def test_reset_hooks_and_root_commands(root):
 def test_read_all_and_read_device(root):
     regs = root.Registers
     regs.Instance.set(0x55)
-    regs.Raw.set(0x3, write=False)
+    regs.Channel.set(2)
     root.ReadAll()
-    assert (regs.Instance.value(), regs.Raw.value()) == (0x55, 0)
-    regs.Raw.set(0x3, write=False)
+    assert (regs.Instance.value(), regs.Raw.value()) == (0x55, 4)
+    regs.Trim.set(1)
     regs.ReadDevice()
-    assert regs.Raw.value() == 0
+    assert regs.Raw.value() == 0x44
 
 
 # --- YAML configuration -------------------------------------------------------------------

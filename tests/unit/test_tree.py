@@ -487,7 +487,9 @@ def test_remote_set_writes_memory_at_once(tree, memory, make):
     root.Dev.R.set(0x55, write=False)  # shadow only
     assert memory.peek(8, 4) == bytes([0x44, 0x33, 0x22, 0x11])
     assert root.Dev.R.get(read=False) == 0x55
-    assert root.Dev.R.get(read=True) == 0x11223344
+    assert root.Dev.R.get(read=True) == 0x55  # as rogue: a value not yet written is not read over
+    root.Dev.R.write()
+    assert memory.peek(8, 4) == bytes([0x55, 0, 0, 0])
 
 
 def test_remote_read_sees_memory_changes(tree, memory, make):
@@ -630,7 +632,9 @@ def test_remote_arrays(tree, memory, make):
     )
     root.WriteAll()
     assert memory.peek(0x10, 16) == bytes([1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0])
-    root.Dev.A.set(np.array([5, 6, 7, 8]))
+    with pytest.raises(tree.GeneralError, match="int64"):
+        root.Dev.A.set(np.array([5, 6, 7, 8]))  # as rogue: a UInt array takes unsigned dtypes
+    root.Dev.A.set(np.array([5, 6, 7, 8], dtype=np.uint32))
     value = root.Dev.A.get(read=True)
     assert value.dtype == np.uint32 and value.tolist() == [5, 6, 7, 8]
     assert root.Dev.A.genDisp(value) == "[0x5, 0x6, 0x7, 0x8]"
