@@ -435,6 +435,7 @@ def test_set_yaml_and_config_files(root, tmp_path):
     assert root.Registers.Lane[1].get() == 9
     assert root.Logic.Count.value() == 2
     saved = tmp_path / "config.yml"
+    root.Registers.Text.set("cfg")  # rogue's emulated memory starts undefined: no garbage text
     root.SaveConfig(str(saved))
     root.Registers.Instance.set(0)
     root.Logic.Count.set(0)
