@@ -285,7 +285,7 @@ class SaveConfigProcess(Process):
         self.add(
             LocalVariable(
                 name="YamlString",
-                mode="RW",
+                mode="RO",
                 value="",
                 description="The YAML text saved when SaveMode is String.",
             )
