@@ -196,7 +196,20 @@ class Process(Device):
         self.Message.setDisp("Done")
 
 
-class LoadConfigProcess(Process):
+class _ConfigProcess(Process):
+    """A Process whose operation cannot be interrupted: Stop only warns."""
+
+    def _stopProcess(self) -> None:
+        log.warning("%s: Stop is not supported; operation will run to completion.", self.name)
+
+    def _stop(self) -> None:
+        """Root stop: wait for a running operation to end."""
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join()
+
+
+class LoadConfigProcess(_ConfigProcess):
     """Load a configuration from the file ConfigFile or the text YamlString (LoadMode)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -227,9 +240,6 @@ class LoadConfigProcess(Process):
             )
         )
 
-    def _stopProcess(self) -> None:
-        log.warning("%s: Stop is not supported; operation will run to completion.", self.name)
-
     def _process(self) -> None:
         self.Message.setDisp("Running")
         self.setProgress(0.0)
@@ -251,7 +261,7 @@ class LoadConfigProcess(Process):
         self.setProgress(1.0)
 
 
-class SaveConfigProcess(Process):
+class SaveConfigProcess(_ConfigProcess):
     """Save the configuration or the state (DataType) to ConfigFile or YamlString (SaveMode)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -290,9 +300,6 @@ class SaveConfigProcess(Process):
                 description="The YAML text saved when SaveMode is String.",
             )
         )
-
-    def _stopProcess(self) -> None:
-        log.warning("%s: Stop is not supported; operation will run to completion.", self.name)
 
     def _process(self) -> None:
         self.Message.setDisp("Running")
