@@ -197,7 +197,23 @@ class Process(Device):
 
 
 class _ConfigProcess(Process):
-    """A Process whose operation cannot be interrupted: Stop only warns."""
+    """A Process applying or saving a configuration: settings variables, one uninterruptible
+    operation reported in Message ('Done' or 'Error: ...') and Progress."""
+
+    def _addSettings(self, *rows: tuple[str, str, Any, Any, str]) -> None:
+        """Add the (name, mode, value, disp, description) LocalVariables."""
+        for name, mode, value, disp, text in rows:
+            self.add(LocalVariable(name=name, mode=mode, value=value, disp=disp, description=text))
+
+    def _operate(self, operation: Callable[[], None]) -> None:
+        self.Message.setDisp("Running")
+        self.setProgress(0.0)
+        try:
+            operation()
+            self.Message.setDisp("Done")
+        except Exception as error:
+            self.Message.setDisp(f"Error: {error}")
+        self.setProgress(1.0)
 
     def _stopProcess(self) -> None:
         log.warning("%s: Stop is not supported; operation will run to completion.", self.name)
@@ -214,37 +230,16 @@ class LoadConfigProcess(_ConfigProcess):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.add(
-            LocalVariable(
-                name="LoadMode",
-                mode="RW",
-                value=0,
-                disp={0: "File", 1: "String"},
-                description="Source of configuration data.",
-            )
-        )
-        self.add(
-            LocalVariable(
-                name="ConfigFile",
-                mode="RW",
-                value="",
-                description="Path to YAML configuration file.",
-            )
-        )
-        self.add(
-            LocalVariable(
-                name="YamlString",
-                mode="RW",
-                value="",
-                description="YAML configuration text to apply.",
-            )
+        self._addSettings(
+            ("LoadMode", "RW", 0, {0: "File", 1: "String"}, "Source of configuration data."),
+            ("ConfigFile", "RW", "", "{}", "Path to YAML configuration file."),
+            ("YamlString", "RW", "", "{}", "YAML configuration text to apply."),
         )
 
     def _process(self) -> None:
-        self.Message.setDisp("Running")
-        self.setProgress(0.0)
         modes, excGroups, _ = _CONFIG
-        try:
+
+        def load() -> None:
             if self.LoadMode.value() == 0:
                 name = str(self.ConfigFile.value()).strip()
                 if not name:
@@ -255,10 +250,8 @@ class LoadConfigProcess(_ConfigProcess):
                 if not text.strip():
                     raise ValueError("YamlString is empty")
                 self.root.setYaml(text, False, modes, excGroups=excGroups)
-            self.Message.setDisp("Done")
-        except Exception as error:
-            self.Message.setDisp(f"Error: {error}")
-        self.setProgress(1.0)
+
+        self._operate(load)
 
 
 class SaveConfigProcess(_ConfigProcess):
@@ -266,46 +259,17 @@ class SaveConfigProcess(_ConfigProcess):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.add(
-            LocalVariable(
-                name="DataType",
-                mode="RW",
-                value=0,
-                disp={0: "Config", 1: "Status"},
-                description="Variable set to include.",
-            )
-        )
-        self.add(
-            LocalVariable(
-                name="SaveMode",
-                mode="RW",
-                value=0,
-                disp={0: "File", 1: "String"},
-                description="Output destination.",
-            )
-        )
-        self.add(
-            LocalVariable(
-                name="ConfigFile",
-                mode="RW",
-                value="",
-                description="Path to the YAML file to write.",
-            )
-        )
-        self.add(
-            LocalVariable(
-                name="YamlString",
-                mode="RO",
-                value="",
-                description="The YAML text saved when SaveMode is String.",
-            )
+        self._addSettings(
+            ("DataType", "RW", 0, {0: "Config", 1: "Status"}, "Variable set to include."),
+            ("SaveMode", "RW", 0, {0: "File", 1: "String"}, "Output destination."),
+            ("ConfigFile", "RW", "", "{}", "Path to the YAML file to write."),
+            ("YamlString", "RO", "", "{}", "The YAML text saved when SaveMode is String."),
         )
 
     def _process(self) -> None:
-        self.Message.setDisp("Running")
-        self.setProgress(0.0)
         modes, excGroups, prefix = _CONFIG if self.DataType.value() == 0 else _STATE
-        try:
+
+        def save() -> None:
             if self.SaveMode.value() == 0:
                 name = str(self.ConfigFile.value()).strip() or datetime.datetime.now().strftime(
                     prefix + "_%Y%m%d_%H%M%S.yml"
@@ -313,10 +277,8 @@ class SaveConfigProcess(_ConfigProcess):
                 self.root.saveYaml(name, True, modes, excGroups=excGroups)
             else:
                 self.YamlString.set(self.root.getYaml(True, modes, excGroups=excGroups))
-            self.Message.setDisp("Done")
-        except Exception as error:
-            self.Message.setDisp(f"Error: {error}")
-        self.setProgress(1.0)
+
+        self._operate(save)
 
 
 class RunControl(Device):
