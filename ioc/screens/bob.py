@@ -139,29 +139,30 @@ def write(screens: ScreenSet, out: Path) -> list[Path]:
         formatter.format(device(screen, screens), out / f"{screen.stem}{SUFFIX}")
     files = sorted(out.glob(f"*{SUFFIX}"))
     for path in files:
-        _bind_write_buttons(path)
+        _tidy(path)
     return files
 
 
-def _bind_write_buttons(path: Path) -> None:
-    """Give each pvi write button the PV it writes.
+def _tidy(path: Path) -> None:
+    """Remove what pvi 0.14 leaves of its widget templates.
 
-    pvi 0.14 fills in the PV of a button's write action but leaves the button's own PV at its
+    pvi fills in the PV of a button's write action but leaves the button's own PV at its
     template's placeholder (`SignalX`) and the action's description at `$(name)`: Phoebus would
     search for a PV called SignalX and draw the button disconnected. The button gets the PV it
     writes (so its border follows that PV's connection and alarm) and its text as description.
+    A combo box keeps its template's three sample items; they go, so that its items come from
+    the PV (the enum's labels), Phoebus's default.
     """
     tree = ET.parse(path)
-    changed = False
     for widget in tree.getroot().iter("widget"):
         action = widget.find("actions/action[@type='write_pv']")
         own = widget.find("pv_name")
-        if action is None or own is None:
-            continue
-        own.text = action.findtext("pv_name")
-        description = action.find("description")
-        if description is not None:
-            description.text = widget.findtext("text", "")
-        changed = True
-    if changed:
-        tree.write(path, encoding="UTF-8", xml_declaration=True)
+        if action is not None and own is not None:
+            own.text = action.findtext("pv_name")
+            description = action.find("description")
+            if description is not None:
+                description.text = widget.findtext("text", "")
+        items = widget.find("items")
+        if widget.get("type") == "combo" and items is not None:
+            widget.remove(items)
+    tree.write(path, encoding="UTF-8", xml_declaration=True)

@@ -105,6 +105,18 @@ def test_text_widgets_keep_units_and_alarm_borders(served: Served) -> None:
                 assert widget.findtext(name, "true") == "true", f"{path.name}: {name} off"
 
 
+def test_combo_boxes_take_their_items_from_the_pv(served: Served) -> None:
+    combos = [
+        widget
+        for path in bob_files(served)
+        for widget in ET.parse(path).getroot().iter("widget")
+        if widget.get("type") == "combo"
+    ]
+    assert combos
+    for combo in combos:
+        assert combo.find("items") is None and combo.findtext("items_from_pv", "true") == "true"
+
+
 def test_every_open_display_button_opens_an_existing_screen(served: Served) -> None:
     opened = 0
     for path in bob_files(served):
