@@ -211,6 +211,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     add_tree_options(screens, env)
     screens.add_argument(
+        "--autosave",
+        default=env["IOC_AUTOSAVE"],
+        metavar="FILE",
+        help="the IOC runs with this autosave file: its PVs go on the top screen "
+        "(env IOC_AUTOSAVE)",
+    )
+    screens.add_argument(
         "--out", required=True, metavar="DIR", help="directory for the screens (created)"
     )
 
@@ -247,9 +254,9 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
         opts.include = groups(opts.include or [env["IOC_INCLUDE"]])
         opts.exclude = groups(opts.exclude or [env["IOC_EXCLUDE"]])
         opts.pvmap = opts.pvmap or None
+        opts.autosave = opts.autosave or None
     if opts.command == "serve":
         opts.dump = opts.dump or None
-        opts.autosave = opts.autosave or None
     return opts
 
 

@@ -36,6 +36,8 @@ PVS = {
     "Config:Load": "apply settings from a file (name)",
     "Config:Result": "result of the last Config:Save/Load",
 }
+#: The PVs whose put runs something (a file name: write or apply that config file).
+COMMANDS = ("Config:Save", "Config:Load")
 TEXT_LENGTH = 1024
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*\.ya?ml")
 
@@ -78,7 +80,7 @@ class ConfigPvs:
         text_in("Autosave:LastSave", "")
         text_in("Autosave:Error", "")
         text_in("Config:Result", "")
-        for suffix, action in (("Config:Save", self._save), ("Config:Load", self._load)):
+        for suffix, action in zip(COMMANDS, (self._save, self._load), strict=True):
             records[suffix] = builder.longStringOut(
                 name(suffix),
                 initial_value="",

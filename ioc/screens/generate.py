@@ -28,7 +28,9 @@ def run(opts: argparse.Namespace) -> int:
     root = make_root(load_root_class(opts.root), opts.root)
     root.start()
     try:
-        screens = build(root, opts.prefix, opts.include, opts.exclude, pvmap)
+        screens = build(
+            root, opts.prefix, opts.include, opts.exclude, pvmap, autosave=bool(opts.autosave)
+        )
     except ValueError as exc:
         raise CliError(f"cannot build screens for {opts.root}: {exc}") from exc
     finally:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import configpvs
 from ..kinds import resolve
 from ..selection import ioc_pvs, select, served_names, writable
 
@@ -129,8 +130,12 @@ def build(
     inc: list[str] | None,
     exc: list[str] | None,
     pv_map: dict[str, str] | None,
+    autosave: bool = False,
 ) -> ScreenSet:
-    """The screens of a started `root`, served with these options (see `ioc.selection`)."""
+    """The screens of a started `root`, served with these options (see `ioc.selection`).
+
+    `autosave` says that the IOC runs with an autosave file, so it also serves the autosave PVs.
+    """
     variables = select(root, base, inc, exc, pv_map)
     names = served_names(base, variables)
     by_device: dict[str, list[Item]] = {}
@@ -152,19 +157,32 @@ def build(
             screens[stem_of(parent_path)].children.append(screen.stem)
         _paginate(screen, by_device.get(device, []), screens)
     top = Screen(stem=TOP, title=f"{base} (rogue-ioc)", path="")
-    top.items = [
-        Item(
-            pv=name,
-            label=name.rpartition(":")[2],
-            widget=Widget.READBACK,
-            kind="ioc",
-            description=desc,
-        )
-        for name, desc in ioc_pvs(base).items()
-    ]
+    top.items = _ioc_items(base, autosave)
     top.children = [stem_of(d) for d in devices if d.rpartition(".")[0] not in devices]
     tree = [(device.count(".") - _depth0(devices), stem_of(device)) for device in devices]
     return ScreenSet(top=top, screens=screens, tree=tree)
+
+
+def _ioc_items(base: str, autosave: bool) -> list[Item]:
+    """The IOC's own PVs: the heartbeat and, with an autosave file, the autosave PVs.
+
+    Their kind is text (`lsi/lso`): PyDM then shows the numbers and the long strings among them
+    as text alike. The config save/load PVs take a file name: an entry, a put runs them.
+    """
+    own = dict(ioc_pvs(base))
+    if autosave:
+        own |= {f"{base}:IOC:{suffix}": desc for suffix, desc in configpvs.PVS.items()}
+    commands = {f"{base}:IOC:{suffix}" for suffix in configpvs.COMMANDS}
+    return [
+        Item(
+            pv=name,
+            label=name.removeprefix(f"{base}:IOC:"),
+            widget=Widget.ARG_ENTRY if name in commands else Widget.READBACK,
+            kind="lsi/lso",
+            description=desc,
+        )
+        for name, desc in own.items()
+    ]
 
 
 def _with_ancestors(by_device: dict[str, list[Item]]) -> list[str]:

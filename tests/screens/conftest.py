@@ -67,6 +67,17 @@ def caget(pv: str, as_string: bool = False):
     return value
 
 
+def autosave_pvs() -> set[str]:
+    """The autosave PVs an IOC with an autosave file serves (asked in a separate process: the
+    test process must not load softioc's EPICS libraries next to pyepics')."""
+    code = f"from ioc import configpvs; print(*configpvs.pv_names({PREFIX!r}), sep=chr(10))"
+    listed = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert listed.returncode == 0, listed.stderr
+    return set(listed.stdout.split())
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -82,6 +93,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The simulator IOC, running, and the screens `rogue-ioc screens` wrote for it."""
     work = tmp_path_factory.mktemp("screens")
     dump = work / "pvs.txt"
+    autosave = ["--autosave", str(work / "autosave.yml")]
     env = dict(os.environ) | {
         "EPICS_CA_SERVER_PORT": str(CA_PORT),
         "EPICS_CA_ADDR_LIST": "127.0.0.1",
@@ -90,7 +102,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
     }
-    command = [sys.executable, "-m", "ioc", "--prefix", PREFIX, "--dump", str(dump)]
+    command = [sys.executable, "-m", "ioc", "--prefix", PREFIX, "--dump", str(dump), *autosave]
     with open(work / "ioc.log", "wb") as log:
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -103,13 +115,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         wait_for(answers, START_TIMEOUT, f"a CA get of {heartbeat}")
         wait_for(dump.exists, START_TIMEOUT, f"the IOC's dump {dump}")
         pvs = {line.split(" -> ")[0] for line in dump.read_text().splitlines() if line}
+        # The IOC's own PVs, which the dump does not list: each must answer.
+        own = {heartbeat} | autosave_pvs()
+        for name in own:
+            assert epics.caget(name, timeout=5.0) is not None, f"the IOC does not serve {name}"
         out = work / "out"
         generated = subprocess.run(
-            [sys.executable, "-m", "ioc", "screens", "--prefix", PREFIX, "--out", str(out)],
+            [sys.executable, "-m", "ioc", "screens", "--prefix", PREFIX, *autosave, "--out",
+             str(out)],
             cwd=REPO, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert generated.returncode == 0, generated.stderr
-        yield Served(PREFIX, frozenset(pvs | {heartbeat}), out, work)
+        yield Served(PREFIX, frozenset(pvs | own), out, work)
     finally:
         _stop(proc)
 

@@ -53,6 +53,8 @@ def go_to(app: Any, stem: str) -> Any:
     from qtpy.QtTest import QTest
 
     target = f"{stem}.ui"
+    if Path(current(app).loaded_file()).name == target:
+        return current(app)
     buttons = [
         b for b in current(app).findChildren(PyDMRelatedDisplayButton) if b.filenames == [target]
     ]
