@@ -113,3 +113,16 @@ def test_serving_never_imports_screen_libraries() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_autosave_pvs_join_the_top_screen_when_the_ioc_autosaves() -> None:
+    root = _started(SimRoot(pollEn=False))
+    try:
+        plain = build(root, "T", None, None, None)
+        saving = build(root, "T", None, None, None, autosave=True)
+    finally:
+        root.stop()
+    assert {item.pv for item in plain.top.items} == {"T:IOC:Heartbeat"}
+    widgets = {item.label: item.widget for item in saving.top.items}
+    assert widgets["Config:Save"] is widgets["Config:Load"] is Widget.ARG_ENTRY
+    assert widgets["Autosave:Saves"] is widgets["Heartbeat"] is Widget.READBACK
