@@ -149,8 +149,14 @@ class UInt(Model):
         return (1 << self.bitSize) - 1
 
     def check(self, value: Any) -> int:
-        """Integers (also bool and numpy integers) only."""
+        """Integers (also bool and numpy integers) only.
+
+        As in rogue, a negative value for an unsigned register is an OverflowError (its
+        conversion to an unsigned integer fails).
+        """
         if isinstance(value, numbers.Integral):
+            if value < 0 and not self.signed:
+                raise OverflowError("can't convert negative value to unsigned int")
             return int(value)
         raise _refuse(value, "an integer")
 

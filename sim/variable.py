@@ -913,7 +913,8 @@ class RemoteVariable(BaseVariable):
         model = self._base
         if isinstance(value, np.generic) and not isinstance(value, np.bool_):
             kind = "f" if model.pytype is float else ("i" if model.signed else "u")
-            if model.pytype is bool or value.dtype.kind != kind:
+            exact = model.pytype is float and value.dtype != model.ndType  # float32 vs float64
+            if model.pytype is bool or value.dtype.kind != kind or exact:
                 raise GeneralError(f"Failed to extract scalar value {value!r} for {self._name}")
             value = value.item()
         checked = model.check(value)

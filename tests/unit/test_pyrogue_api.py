@@ -290,6 +290,12 @@ def test_bad_remote_writes(root, impl):
         regs.Instance.set("5")
     with pytest.raises(impl.GeneralError):
         regs.Array.set([1, 2, 3, 4, 5])
+    with pytest.raises(OverflowError):
+        regs.Instance.set(-1)
+    with pytest.raises(OverflowError):
+        regs.Wide.set(-1)
+    with pytest.raises(impl.GeneralError):
+        regs.Float.set(np.float64(2.5))  # a Float32 takes float32 numpy scalars only
     assert regs.Limited.get() == 10
 
 
@@ -442,3 +448,33 @@ def test_set_yaml_and_config_files(root, tmp_path):
     root.LoadConfig(str(saved))
     assert (root.Registers.Instance.get(), root.Logic.Count.value()) == (0x42, 2)
     assert "Instance: 0x42" in saved.read_text()
+
+
+def test_post_hide_find_and_poll_interval(root):
+    regs, logic = root.Registers, root.Logic
+    regs.Instance.post(0x77)
+    assert regs.Instance.get() == 0x77
+    logic.hideVariables(True, ["Count", "Label"])
+    assert (logic.Count.hidden, logic.Label.hidden, logic.Gain.hidden) == (True, True, False)
+    assert [n.name for n in root.Logic.find(typ=root.Logic.Gain.__class__, name="^G")] == ["Gain"]
+    nodes, keys = regs.nodeMatch("Lane[1:3]")
+    assert ([n.name for n in nodes], keys) == (["Lane[1]", "Lane[2]"], None)
+    assert logic.GainX2[0] is logic.Gain
+    regs.setPollInterval(2, ["Instance"])
+    assert regs.Instance.pollInterval == 2
+    assert logic.Count.getExtraAttribute("nothing") is None
+
+
+def test_device_defaults_and_extra_keywords(impl):
+    pr = impl.pr
+
+    class Board(pr.Device):
+        def __init__(self, **kwargs):
+            super().__init__(defaults={"Level": 3}, **kwargs)
+            self.add(pr.LocalVariable(name="Level", value=0, myTag="lab-specific"))
+
+    root = pr.Root(name="root", pollEn=False)
+    root.add(Board())
+    with root:
+        assert root.Board.Level.value() == 3
+        assert root.Board.Level.getExtraAttribute("myTag") == "lab-specific"
