@@ -41,8 +41,9 @@ DUMP_LINE = re.compile(
     r"(?P<pv>\S+) -> (?P<path>\S+)  \[(?P<access>[^\]]+)\](?:  \[record (?P<record>\S+)\])?"
 )
 NO_WRITE = re.compile(os.environ.get("IOC_TEST_NO_WRITE") or r"(?!)")
-SIM_NO_WRITE = re.compile(r"root\.(Cmd\.Fail|SimControl\..*)")
-"""Simulator paths that fail or inject faults on purpose (their own tests cover them)."""
+SIM_NO_WRITE = re.compile(r"root\.(Cmd\.Fail|SimControl\..*|SaveConfigProcess\.Start)")
+"""Simulator paths that fail or inject faults on purpose (their own tests cover them), and the
+Root's SaveConfigProcess, whose Start writes a timestamped file into the IOC's directory."""
 CHUNK = 200
 """PVs per bulk get: bounded, so one slow answer does not hold up thousands."""
 
