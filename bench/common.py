@@ -17,8 +17,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-#: Kind of the pair ``j`` of variables (``2j`` RO, ``2j+1`` RW), repeating every 20 pairs.
-PAIR_KINDS = ("float",) * 8 + ("uint32",) * 6 + ("enum",) * 3 + ("str",) * 3
+#: Kind of the pair ``j`` of variables (``2j`` RO, ``2j+1`` RW) in each mix, repeating.
+MIXES = {
+    "mixed": ("float",) * 8 + ("uint32",) * 6 + ("enum",) * 3 + ("str",) * 3,
+    "numeric": ("float",) * 8 + ("uint32",) * 6,
+}
+PAIR_KINDS = MIXES["mixed"]
 KINDS = ("float", "uint32", "enum", "str")
 #: The 4-label enum, {value: label} as pyrogue writes it.
 ENUM = {0: "Zero", 1: "One", 2: "Two", 3: "Three"}
@@ -34,6 +38,12 @@ DEVICE_SIZE = 1000
 
 #: Protocol lines from the servers start with this; anything else on their stdout is EPICS noise.
 TAG = "BENCH"
+
+
+def use_mix(name: str) -> None:
+    """Serve (or expect) the mix ``name`` of :data:`MIXES` from now on."""
+    global PAIR_KINDS
+    PAIR_KINDS = MIXES[name]
 
 
 def kind_of(i: int) -> str:
@@ -75,6 +85,18 @@ def value(i: int, burst: int) -> Any:
     return f"v{burst}-{i}"
 
 
+def burst_of(i: int, shown: Any) -> int:
+    """The burst whose value of float or UInt32 variable ``i`` shows ``shown`` (:func:`value`)."""
+    if kind_of(i) == "float":
+        return int(float(shown) // 1_000_000)
+    return ((int(shown) - 2**31 - i) % 2**32) // 1_000_003
+
+
+def fanout_indices(n: int, count: int) -> list[int]:
+    """The first ``count`` float and UInt32 variables (RO and RW): what fan-out clients watch."""
+    return [i for i in range(n) if kind_of(i) in ("float", "uint32")][:count]
+
+
 def epics_value(i: int, burst: int) -> Any:
     """What a client reads for variable ``i`` after burst ``burst`` (enum: the state index)."""
     return value(i, burst)
@@ -90,14 +112,29 @@ def emit(*fields: Any) -> None:
     print(TAG, *fields, flush=True)
 
 
-def emit_ready(n: int, started: float, imported: float, built: float, ready: float) -> None:
-    """Announce that the IOC serves all ``n`` PVs, with how long each start-up phase took."""
+def rss_kb() -> int:
+    """This process's resident memory (VmRSS) in kB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def emit_ready(
+    n: int, started: float, imported: float, built: float, ready: float, tree_kb: int = 0
+) -> None:
+    """Announce that the IOC serves all ``n`` PVs, with how long each start-up phase took.
+
+    ``tree_kb`` is the resident memory the tree itself took (RSS after building it minus before).
+    """
     emit(
         "READY",
         f"n={n}",
         f"import={imported - started:.3f}",
         f"build={built - imported:.3f}",
         f"init={ready - built:.3f}",
+        f"tree_kB={tree_kb}",
     )
 
 
@@ -105,8 +142,12 @@ def command_loop(set_value: Callable[[int, Any], None], n: int) -> None:
     """Serve the client's commands from stdin until ``quit`` or end of input.
 
     ``burst ro|rw K`` sets every RO or RW variable, in index order, to its value of burst K and
-    answers ``BENCH DONE ro|rw K <seconds the sets took>``; ``stats`` answers ``BENCH STATS
-    <json>`` with the EPICS callback queue figures since the last ``stats``.
+    answers ``BENCH DONE ro|rw K <seconds the sets took>``; ``churn K COUNT`` makes COUNT sets
+    cycling over all variables (pass p sets burst K+p's values); ``stream K ROUNDS COUNT …`` sets
+    the fan-out variables (:func:`fanout_indices`) to the values of bursts K..K+ROUNDS-1 in turn;
+    both answer ``BENCH DONE <command> K <seconds>``; a stream round starts every PERIOD seconds
+    (``stream K ROUNDS COUNT PERIOD``). ``stats`` answers ``BENCH STATS <json>``
+    with the EPICS callback queue figures since the last ``stats``.
     """
     for line in sys.stdin:
         words = line.split()
@@ -121,6 +162,19 @@ def command_loop(set_value: Callable[[int, Any], None], n: int) -> None:
             started = time.perf_counter()
             _burst(set_value, indices(n, rw), burst)
             emit("DONE", words[1], burst, f"{time.perf_counter() - started:.6f}")
+        elif words[0] in ("churn", "stream") and len(words) in (3, 5):
+            first, count = int(words[1]), int(words[2])
+            started = time.perf_counter()
+            if words[0] == "churn":
+                for c in range(count):
+                    i = c % n
+                    set_value(i, value(i, first + c // n))
+            else:
+                watched, period = fanout_indices(n, int(words[3])), float(words[4])
+                for k in range(count):
+                    time.sleep(max(started + k * period - time.perf_counter(), 0))
+                    _burst(set_value, watched, first + k)
+            emit("DONE", words[0], first, f"{time.perf_counter() - started:.6f}")
         else:
             emit("ERROR", "unknown command", repr(line.strip()))
 

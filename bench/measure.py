@@ -40,7 +40,26 @@ sys.path.insert(0, str(HERE))
 
 import common  # noqa: E402
 
-SERVERS = {"tree": HERE / "serve_tree.py", "raw": HERE / "serve_raw.py"}
+#: What each kind of server runs: its script and its arguments besides PREFIX and N.
+SERVERS = {
+    "raw": (HERE / "serve_raw.py", []),
+    "tree": (HERE / "serve_tree.py", []),
+    "epicsv7": (HERE / "serve_tree.py", ["--tree=pyrogue", "--server=epicsv7"]),
+}
+#: Fan-out: client processes (half CA, half PVA), PVs each watches, rounds of updates.
+FANOUT_CLIENTS = 20
+FANOUT_PVS = 1000
+FANOUT_ROUNDS = 20
+#: Seconds between the starts of two fan-out rounds (the offered rate is PVs / period).
+FANOUT_PERIOD = 0.1
+#: First burst numbers of the churn and fan-out values (UInt32 values repeat after burst 4294).
+CHURN_FIRST = 1000
+FANOUT_FIRST = 3000
+#: Sets of the tree burst before the put-latency window, and how long that window lasts.
+CHURN_SETS = 20000
+AFTER_CHURN_S = 1.0
+#: PVs per batch of the CA sweep that checks every PV answers.
+SWEEP_BATCH = 2000
 #: Warm-up puts per protocol and target, not counted (the first one connects the PVA channel).
 WARMUP_ROUNDS = 2
 #: Put targets: at most this many RW float and as many RW UInt32 PVs, spread over the tree.
@@ -108,12 +127,12 @@ def epics_environment() -> dict[str, str]:
 class Server:
     """The IOC subprocess: its protocol lines (with arrival times) and /proc figures."""
 
-    def __init__(self, kind: str, prefix: str, n: int, env: dict[str, str], log_path: Path):
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path):
         self.lines: queue.Queue[tuple[float, list[str]]] = queue.Queue()
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in close()
         self.spawned = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", str(SERVERS[kind]), prefix, str(n)],
+            command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -452,6 +471,142 @@ def measure_puts(prefix: str, n: int, count: int, ctx: Any, server: Server) -> d
     return result
 
 
+def sweep(prefix: str, n: int) -> int:
+    """How many of the N PVs answer a CA get with their initial value (batches of channels)."""
+    from epics import ca
+
+    answered = 0
+    for first in range(0, n, SWEEP_BATCH):
+        which = range(first, min(first + SWEEP_BATCH, n))
+        chids = [ca.create_channel(ca_name(prefix, i), auto_cb=False) for i in which]
+        connected = [ca.connect_channel(chid, timeout=30) for chid in chids]
+        for chid, ok in zip(chids, connected, strict=True):
+            if ok:
+                ca.get(chid, wait=False)
+        ca.poll()
+        for i, chid, ok in zip(which, chids, connected, strict=True):
+            value = ca.get_complete(chid, timeout=30) if ok else None
+            answered += value is not None and same(i, value, common.epics_value(i, 0), True)
+            ca.clear_channel(chid)
+    return answered
+
+
+def measure_puts_after_churn(prefix: str, n: int, ctx: Any, server: Server) -> dict[str, Any]:
+    """Put round trips in the second after the tree made CHURN_SETS sets, per protocol.
+
+    The server's set loop ends with its DONE line; the updates it queued are still being
+    delivered then, and the puts compete with that delivery.
+    """
+    import epics
+
+    targets = put_targets(n)
+    pvs = {i: epics.PV(common.pv_name(prefix, i), auto_monitor=False) for i in targets}
+    for pv in pvs.values():
+        pv.wait_for_connection(timeout=10)
+    result: dict[str, Any] = {}
+    for round_, protocol in enumerate(("ca", "pva")):
+        for i in targets[:4]:  # the PVA channels connect before the window
+            put_once(protocol, pvs, ctx, prefix, i, put_value(i, 0))
+        server.send(f"churn {CHURN_FIRST + round_ * 500} {CHURN_SETS}")
+        _, words = server.expect("DONE", 120)
+        times: list[float] = []
+        errors = 0
+        ends = time.monotonic() + AFTER_CHURN_S
+        k = 0
+        while time.monotonic() < ends:
+            i = targets[k % len(targets)]
+            started = time.perf_counter()
+            ok = put_once(protocol, pvs, ctx, prefix, i, put_value(i, 3_000_000 + k))
+            took = time.perf_counter() - started
+            k += 1
+            if ok:
+                times.append(took)
+            else:
+                errors += 1
+        result[protocol] = (percentiles(times) if times else {}) | {
+            "errors": errors,
+            "set_loop_s": float(words[2]),
+        }
+    for pv in pvs.values():
+        pv.disconnect()
+    return result
+
+
+def put_once(protocol: str, pvs: dict[int, Any], ctx: Any, prefix: str, i: int, v: Any) -> bool:
+    """One put with completion; True when it succeeded."""
+    try:
+        if protocol == "ca":
+            return pvs[i].put(v, wait=True, timeout=5) == 1
+        ctx.put(common.pv_name(prefix, i), v, wait=True, get=False, timeout=5)
+        return True
+    except Exception as error:
+        log(f"{protocol} put to {i} failed: {error}")
+        return False
+
+
+def measure_fanout(
+    prefix: str, n: int, args: argparse.Namespace, server: Server, log_dir: Path
+) -> dict[str, Any]:
+    """Many client processes monitor the same PVs while the tree updates them all.
+
+    Returns the updates delivered per second over all clients, the PVs that ended on the last
+    value, and the updates that arrived out of order.
+    """
+    count = min(args.fanout_pvs, len(common.fanout_indices(n, args.fanout_pvs)))
+    first, rounds = FANOUT_FIRST, FANOUT_ROUNDS
+    last = first + rounds - 1
+    timeout = 120
+    clients = []
+    for c in range(args.fanout_clients):
+        protocol = "ca" if c % 2 == 0 else "pva"
+        command = [
+            sys.executable,
+            str(HERE / "fanout_client.py"),
+            protocol,
+            prefix,
+            str(n),
+            str(count),
+            str(first),
+            str(last),
+            str(timeout),
+            f"--mix={args.mix}",
+        ]
+        clients.append(
+            subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=open(log_dir / f"fanout-{args.kind}-{c}.log", "w"),  # noqa: SIM115
+                text=True,
+            )
+        )
+    connected = sum(client.stdout.readline().strip() == "CONNECTED" for client in clients)
+    sent = server.send(f"stream {first} {rounds} {count} {FANOUT_PERIOD}")
+    _, words = server.expect("DONE", 300)
+    results = []
+    for client in clients:
+        for line in client.stdout:
+            if line.startswith("RESULT "):
+                results.append(json.loads(line[len("RESULT ") :]))
+        client.wait(timeout=30)
+    updates = sum(r["updates"] for r in results)
+    ended = max((r["last_at"] for r in results if r["last_at"]), default=sent)
+    return {
+        "clients": len(clients),
+        "connected": connected,
+        "pvs": count,
+        "rounds": rounds,
+        "sets": rounds * count,
+        "set_loop_s": float(words[2]),
+        "updates": updates,
+        "seconds": ended - sent,
+        "updates_per_s": updates / (ended - sent) if ended > sent else None,
+        "last_correct": sum(r["last_correct"] for r in results),
+        "last_expected": len(clients) * count,
+        "out_of_order": sum(r["out_of_order"] for r in results),
+        "per_client": results,
+    }
+
+
 def loadavg() -> dict[str, float | None]:
     """How busy the machine is with other work: 1-minute load and CPU pressure (PSI, avg60 %)."""
     with open("/proc/loadavg") as load:
@@ -483,13 +638,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     start_timeout = 60 + n * 3e-3
 
     with ExitStack() as stack:
-        server = Server(args.kind, prefix, n, dict(os.environ), log_dir / f"{args.kind}-{n}.log")
+        script, extra = SERVERS[args.kind]
+        if args.tree == "pyrogue" and args.kind == "tree":
+            extra = ["--tree=pyrogue"]
+        python = args.python if args.kind != "raw" else sys.executable
+        command = [python, "-u", str(script), prefix, str(n), f"--mix={args.mix}", *extra]
+        log_name = f"{args.kind}-{args.tree}-{args.mix}-{n}.log"
+        server = Server(command, dict(os.environ), log_dir / log_name)
         stack.callback(server.close)
 
         # start
         at, words = server.expect("READY", start_timeout)
         out["start"] = {"ready_s": at - server.spawned}
-        out["start"] |= {k + "_s": float(v) for k, v in (w.split("=") for w in words) if k != "n"}
+        reported = dict(w.split("=") for w in words)
+        out["tree_kB"] = int(reported.pop("tree_kB", 0))
+        out["start"] |= {k + "_s": float(v) for k, v in reported.items() if k != "n"}
         last = n - 1
         deadline = server.spawned + start_timeout
         while True:
@@ -506,6 +669,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         out["memory_kB"] = server.status()
         out["cpu_start_s"] = server.cpu_seconds()
         out["callback_queue_start"] = server.stats()
+        out["start"]["all_served"] = sweep(prefix, n)
+        log(f"{args.kind} N={n}: {out['start']['all_served']} of {n} PVs answer a CA get")
+        if args.start_only:
+            out["load_after"] = loadavg()
+            return out
         log(
             f"{args.kind} N={n}: served in {out['start']['served_ca_s']:.2f} s, "
             f"RSS {out['memory_kB']['VmRSS'] / 1024:.0f} MiB"
@@ -517,6 +685,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             f"{args.kind} N={n}: put p99 CA {out['put']['ca'].get('p99_ms')} ms, "
             f"PVA {out['put']['pva'].get('p99_ms')} ms"
         )
+
+        # puts right after a burst of tree sets
+        out["put_after_churn"] = measure_puts_after_churn(prefix, n, ctx, server)
+        log(
+            f"{args.kind} N={n}: put p99 after a {CHURN_SETS}-set burst CA "
+            f"{out['put_after_churn']['ca'].get('p99_ms')} ms, "
+            f"PVA {out['put_after_churn']['pva'].get('p99_ms')} ms"
+        )
+        if args.kind == "epicsv7":
+            out["load_after"] = loadavg()
+            return out
 
         # tree -> client bursts
         sample, everything = monitor_sample(n, args.monitor_cap)
@@ -557,6 +736,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     f"{got['pva']['missing']}"
                 )
         out["bursts"] = bursts
+        if args.fanout_clients:
+            out["fanout"] = measure_fanout(prefix, n, args, server, log_dir)
+            log(f"{args.kind} N={n}: fan-out {json.dumps(out['fanout'])}")
         out["memory_end_kB"] = server.status()
     out["load_after"] = loadavg()
     return out
@@ -570,7 +752,14 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, default=2, help="rounds of (RO burst, RW burst)")
     parser.add_argument("--monitor-cap", type=int, default=500, help="monitored PVs per mode")
     parser.add_argument("--log-dir", default=str(HERE / "results" / "logs"))
+    parser.add_argument("--mix", default="mixed", choices=sorted(common.MIXES))
+    parser.add_argument("--tree", default="sim", choices=("sim", "pyrogue"))
+    parser.add_argument("--python", default=sys.executable, help="interpreter of tree servers")
+    parser.add_argument("--start-only", action="store_true", help="start, RSS and sweep only")
+    parser.add_argument("--fanout-clients", type=int, default=FANOUT_CLIENTS)
+    parser.add_argument("--fanout-pvs", type=int, default=FANOUT_PVS)
     args = parser.parse_args()
+    common.use_mix(args.mix)
     try:
         result = measure(args)
     except Exception as error:

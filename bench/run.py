@@ -25,13 +25,18 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+#: The servers a configuration may have measured: raw softioc, rogue-ioc, Rogue's epicsV7.
+KINDS = ("raw", "tree", "epicsv7")
 RESULTS = HERE / "results"
 
-#: Targets (SPEC §12).
-START_FACTOR = 1.5
-RSS_PER_PV_KB = 5.0
+#: Targets: start at N ≥ START_LIMIT_N within START_LIMIT_S (per mix, tree build included)
+#: and ahead of raw softioc at every N; RSS per PV no worse than raw softioc's; put p99; tree →
+#: client bursts; fan-out updates/s against raw softioc.
+START_LIMIT_N = 100_000
+START_LIMIT_S = {"mixed": 15.0, "numeric": 10.0}
 PUT_P99_MS = 2.0
 PUSH_FACTOR = 2.0
+FANOUT_FACTOR = 0.8
 
 
 def machine() -> dict[str, Any]:
@@ -62,7 +67,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_one(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+def run_one(
+    kind: str, n: int, args: argparse.Namespace, mix: str = "mixed", start_only: bool = False
+) -> dict[str, Any]:
     """Measure one IOC in a fresh client process; its RESULT line, or an error record."""
     command = [
         sys.executable,
@@ -73,9 +80,14 @@ def run_one(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         f"--bursts={args.bursts}",
         f"--monitor-cap={args.monitor_cap}",
         f"--log-dir={args.out.parent / 'logs'}",
-    ]
-    timeout = 300 + n * 6e-3
-    print(f"-- {kind} N={n} (at most {timeout:.0f} s)", file=sys.stderr, flush=True)
+        f"--mix={mix}",
+        f"--tree={args.tree}",
+        f"--python={args.python}",
+        f"--fanout-clients={args.fanout_clients}",
+        f"--fanout-pvs={args.fanout_pvs}",
+    ] + (["--start-only"] if start_only else [])
+    timeout = 420 + n * 6e-3
+    print(f"-- {kind} {mix} N={n} (at most {timeout:.0f} s)", file=sys.stderr, flush=True)
     started = time.monotonic()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -117,14 +129,16 @@ def _ratio(tree: float | None, raw: float | None) -> float | None:
     return tree / raw if tree is not None and raw else None
 
 
-def compare(n: int, raw: dict[str, Any], tree: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of the table for one N: figure, raw, tree, ratio, target and verdict."""
+def compare(
+    n: int, raw: dict[str, Any], tree: dict[str, Any], mix: str, label: str
+) -> list[dict[str, Any]]:
+    """Rows of the table for one configuration: figure, raw, tree, ratio, target, verdict."""
     rows: list[dict[str, Any]] = []
 
     def row(metric: str, unit: str, raw_v: Any, tree_v: Any, target: str, ok: bool | None):
         rows.append(
             {
-                "n": n,
+                "n": label,
                 "metric": metric,
                 "unit": unit,
                 "raw": raw_v,
@@ -138,14 +152,20 @@ def compare(n: int, raw: dict[str, Any], tree: dict[str, Any]) -> list[dict[str,
     raw_start = _get(raw, "start", "served_ca_s")
     tree_start = _get(tree, "start", "served_ca_s")
     build = _get(tree, "start", "build_s")
-    limit = START_FACTOR * raw_start + build if raw_start and build is not None else None
+    limit = START_LIMIT_S.get(mix) if n >= START_LIMIT_N else None
+    target = "< raw (tree build included)" + (f" and ≤ {limit:g} s" if limit else "")
+    ok = None
+    if raw_start and tree_start:
+        ok = tree_start < raw_start and (limit is None or tree_start <= limit)
+    row("start: spawn → CA get of last PV", "s", raw_start, tree_start, target, ok)
+    served = [_get(r, "start", "all_served") for r in (raw, tree)]
     row(
-        "start: spawn → CA get of last PV",
-        "s",
-        raw_start,
-        tree_start,
-        f"≤ {START_FACTOR} x raw + build" + (f" = {limit:.2f} s" if limit else ""),
-        None if limit is None or tree_start is None else tree_start <= limit,
+        "  PVs answering a CA get after start",
+        "count",
+        served[0],
+        served[1],
+        f"all {n:,}",
+        None if served[1] is None else served[1] == n,
     )
     row("  build: raw records / IOC sim tree", "s", _get(raw, "start", "build_s"), build, "", None)
     row(
@@ -166,20 +186,27 @@ def compare(n: int, raw: dict[str, Any], tree: dict[str, Any]) -> list[dict[str,
     )
     raw_rss = _get(raw, "memory_kB", "VmRSS")
     tree_rss = _get(tree, "memory_kB", "VmRSS")
-    if raw_rss and tree_rss:
-        per_pv = (tree_rss - raw_rss) / n
-        target = f"≤ raw + {RSS_PER_PV_KB:g} kB/PV (is {per_pv:+.1f} kB/PV)"
-        ok = per_pv <= RSS_PER_PV_KB
-    else:
-        target, ok = f"≤ raw + {RSS_PER_PV_KB:g} kB/PV", None
     row(
-        "RSS after start",
+        "RSS after start", "MiB", raw_rss and raw_rss / 1024, tree_rss and tree_rss / 1024, "", None
+    )
+    tree_kb = tree.get("tree_kB") or 0
+    ioc_rss = tree_rss - tree_kb if tree_rss else None
+    if raw_rss and ioc_rss:
+        per_pv = (ioc_rss - raw_rss) / n
+        target = f"≤ raw per PV (is {per_pv:+.2f} kB/PV)"
+        ok = ioc_rss <= raw_rss
+    else:
+        target, ok = "≤ raw per PV", None
+    row(
+        f"  without the tree's own {tree_kb / 1024:,.0f} MiB",
         "MiB",
         raw_rss and raw_rss / 1024,
-        tree_rss and tree_rss / 1024,
+        ioc_rss and ioc_rss / 1024,
         target,
         ok,
     )
+    if "put" not in tree:
+        return rows
     for protocol, label in (("ca", "CA"), ("pva", "PVA")):
         for pct in ("p50", "p99"):
             raw_v = _get(raw, "put", protocol, f"{pct}_ms")
@@ -198,6 +225,46 @@ def compare(n: int, raw: dict[str, Any], tree: dict[str, Any]) -> list[dict[str,
             _get(tree, "put", protocol, "server_cpu_us_per_put"),
             "",
             None,
+        )
+    for protocol, label in (("ca", "CA"), ("pva", "PVA")):
+        tree_v = _get(tree, "put_after_churn", protocol, "p99_ms")
+        errors = _get(tree, "put_after_churn", protocol, "errors")
+        row(
+            f"put {label} p99 in the 1 s after a 20k-set tree burst",
+            "ms",
+            _get(raw, "put_after_churn", protocol, "p99_ms"),
+            tree_v,
+            f"≤ {PUT_P99_MS:g} ms" + (f" ({errors} errors)" if errors else ""),
+            None if tree_v is None else tree_v <= PUT_P99_MS and not errors,
+        )
+    fanout = [r.get("fanout") or {} for r in (raw, tree)]
+    if fanout[1]:
+        rate = [f.get("updates_per_s") for f in fanout]
+        row(
+            f"fan-out: {fanout[1]['clients']} clients x {fanout[1]['pvs']} PVs, updates/s",
+            "rate",
+            rate[0],
+            rate[1],
+            f"≥ {FANOUT_FACTOR:g} x raw",
+            None if None in rate else rate[1] >= FANOUT_FACTOR * rate[0],
+        )
+        correct = [f.get("last_correct") for f in fanout]
+        row(
+            "  fan-out: client PVs ending on the last value",
+            "count",
+            correct[0],
+            correct[1],
+            f"all {fanout[1]['last_expected']:,}",
+            correct[1] == fanout[1]["last_expected"],
+        )
+        disorder = [f.get("out_of_order") for f in fanout]
+        row(
+            "  fan-out: updates out of order",
+            "count",
+            disorder[0],
+            disorder[1],
+            "0",
+            disorder[1] == 0,
         )
     for mode in ("ro", "rw"):
         sets = len(range(1 if mode == "rw" else 0, n, 2))
@@ -226,7 +293,7 @@ def compare(n: int, raw: dict[str, Any], tree: dict[str, Any]) -> list[dict[str,
         queue = {k: _queue(r, mode) for k, r in (("raw", raw), ("tree", tree))}
         rows.append(
             {
-                "n": n,
+                "n": label,
                 "metric": f"  EPICS callback queue, {mode.upper()} bursts",
                 "unit": "text",
                 "raw": queue["raw"],
@@ -239,31 +306,77 @@ def compare(n: int, raw: dict[str, Any], tree: dict[str, Any]) -> list[dict[str,
     return rows
 
 
-def rss_slopes(results: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Marginal RSS per PV between consecutive N, tree and raw, and the tree's extra per PV.
+def rss_slopes(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Marginal RSS per PV between consecutive N of the mixed sim runs, tree's own excluded.
 
     Separates the per-PV cost from the fixed cost (imports, threads) that dominates small N.
     """
-    sizes = sorted(results)
+    entries = sorted(
+        (e for e in results.values() if e["mix"] == "mixed" and e.get("tree_kind") != "pyrogue"),
+        key=lambda e: e["n"],
+    )
     slopes = []
-    for low, high in itertools.pairwise(sizes):
-        rss = {
-            kind: [_get(results[n][kind], "memory_kB", "VmRSS") for n in (low, high)]
-            for kind in ("raw", "tree")
-        }
+    for low, high in itertools.pairwise(entries):
+        rss = {}
+        for kind in ("raw", "tree"):
+            values = []
+            for entry in (low, high):
+                total = _get(entry[kind], "memory_kB", "VmRSS")
+                values.append(None if total is None else total - (entry[kind].get("tree_kB") or 0))
+            rss[kind] = values
         if None in rss["raw"] or None in rss["tree"]:
             continue
-        per = {kind: (b - a) / (high - low) for kind, (a, b) in rss.items()}
+        per = {kind: (b - a) / (high["n"] - low["n"]) for kind, (a, b) in rss.items()}
         slopes.append(
             {
-                "from": low,
-                "to": high,
+                "from": low["n"],
+                "to": high["n"],
                 "raw_kB_per_PV": per["raw"],
                 "tree_kB_per_PV": per["tree"],
                 "extra_kB_per_PV": per["tree"] - per["raw"],
             }
         )
     return slopes
+
+
+def compare_rogue(label: str, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows comparing rogue-ioc with Rogue's own epicsV7 server on the same pyrogue tree."""
+    v7, tree = entry.get("epicsv7") or {}, entry["tree"]
+    rows = []
+
+    def share(result: dict[str, Any]) -> float | None:
+        served, build = _get(result, "start", "served_ca_s"), _get(result, "start", "build_s")
+        return None if served is None or build is None else served - build
+
+    ours, theirs = share(tree), share(v7)
+    rows.append(
+        {
+            "n": label,
+            "metric": "vs epicsV7: server's share of start (served minus tree build)",
+            "unit": "s",
+            "raw": theirs,
+            "tree": ours,
+            "ratio": _ratio(ours, theirs),
+            "target": "< Rogue epicsV7's",
+            "verdict": None if None in (ours, theirs) else ("PASS" if ours < theirs else "MISS"),
+        }
+    )
+    for protocol, name in (("ca", "CA"), ("pva", "PVA")):
+        theirs = _get(v7, "put_after_churn", protocol, "p99_ms")
+        ours = _get(tree, "put_after_churn", protocol, "p99_ms")
+        rows.append(
+            {
+                "n": label,
+                "metric": f"vs epicsV7: put {name} p99 after a 20k-set burst",
+                "unit": "ms",
+                "raw": theirs,
+                "tree": ours,
+                "ratio": _ratio(ours, theirs),
+                "target": "",
+                "verdict": None,
+            }
+        )
+    return rows
 
 
 def _cpu_per_update(result: dict[str, Any], mode: str) -> float | None:
@@ -288,6 +401,10 @@ def _fmt(value: Any, unit: str) -> str:
         return "-"
     if unit == "text":
         return str(value)
+    if unit == "count":
+        return f"{value:,}"
+    if unit == "rate":
+        return f"{value:,.0f}/s"
     if unit == "us":
         return f"{value:,.0f} µs"
     if unit == "MiB":
@@ -297,21 +414,28 @@ def _fmt(value: Any, unit: str) -> str:
     return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
 
 
-def table(rows: list[dict[str, Any]], results: dict[int, dict[str, Any]]) -> str:
-    """The comparison as a plain-text table, one block per N."""
+def _title(entry: dict[str, Any]) -> str:
+    mon = entry["tree"].get("monitored") or entry["raw"].get("monitored") or {}
+    if "put" not in entry["tree"]:
+        watched = "start and memory only"
+    elif mon.get("all"):
+        watched = "monitors on all PVs"
+    else:
+        watched = f"monitors on a sample of {mon.get('count', '?')} PVs"
+    tree = "real pyrogue Root" if entry.get("tree_kind") == "pyrogue" else "sim.tree Root"
+    return f"N = {entry['n']:,} variables, {entry['mix']} mix, {tree} — {watched}"
+
+
+def table(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> str:
+    """The comparison as a plain-text table, one block per measured configuration."""
     lines = []
-    header = f"{'':44} {'raw softioc':>12} {'rogue-ioc':>12} {'ratio':>6}  {'target':<40} result"
-    for n in sorted(results):
-        tree = results[n]["tree"]
-        mon = tree.get("monitored") or results[n]["raw"].get("monitored") or {}
-        watched = (
-            "all PVs"
-            if mon.get("all")
-            else f"a sample of {mon.get('count', '?')} PVs (incl. the last-set ones)"
-        )
-        lines += ["", f"N = {n:,} variables — monitors on {watched}, CA and PVA", header]
-        for kind in ("raw", "tree"):
-            result = results[n][kind]
+    header = f"{'':52} {'baseline':>12} {'rogue-ioc':>12} {'ratio':>6}  {'target':<40} result"
+    for label, entry in results.items():
+        lines += ["", _title(entry), header]
+        for kind in KINDS:
+            result = entry.get(kind)
+            if not result:
+                continue
             if "error" in result:
                 lines.append(f"  {kind}: ERROR {result['error']}")
             load = [result.get(k) or {} for k in ("load_before", "load_after")]
@@ -321,29 +445,27 @@ def table(rows: list[dict[str, Any]], results: dict[int, dict[str, Any]]) -> str
                     f"{load[1].get('load1')}, CPU pressure avg60 "
                     f"{load[0].get('cpu_pressure_avg60')}% → {load[1].get('cpu_pressure_avg60')}%"
                 )
-        for r in (r for r in rows if r["n"] == n):
+        for r in (r for r in rows if r["n"] == label):
             ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
             lines.append(
-                f"{r['metric']:<44} {_fmt(r['raw'], r['unit']):>12} "
+                f"{r['metric']:<52} {_fmt(r['raw'], r['unit']):>12} "
                 f"{_fmt(r['tree'], r['unit']):>12} {ratio:>6}  {r['target']:<40} "
                 f"{r['verdict'] or ''}"
             )
     return "\n".join(lines)
 
 
-def markdown(rows: list[dict[str, Any]], results: dict[int, dict[str, Any]]) -> str:
-    """The comparison as Markdown tables, one per N (for docs/performance.md)."""
+def markdown(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> str:
+    """The comparison as Markdown tables, one per measured configuration."""
     out = []
-    for n in sorted(results):
-        mon = results[n]["tree"].get("monitored") or {}
-        watched = "all PVs" if mon.get("all") else f"a sample of {mon.get('count', '?')} PVs"
+    for label, entry in results.items():
         out += [
-            f"**N = {n:,}** (monitors on {watched})",
+            f"**{_title(entry)}**",
             "",
-            "| figure | raw softioc | rogue-ioc | ratio | target | result |",
+            "| figure | baseline | rogue-ioc | ratio | target | result |",
             "|---|---:|---:|---:|---|---|",
         ]
-        for r in (r for r in rows if r["n"] == n):
+        for r in (r for r in rows if r["n"] == label):
             ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else ""
             metric = r["metric"].strip()
             metric = metric if r["metric"] == metric else f"↳ {metric}"
@@ -357,48 +479,71 @@ def markdown(rows: list[dict[str, Any]], results: dict[int, dict[str, Any]]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated N")
+    parser.add_argument("--sizes", help="comma-separated N (default 1000,10000,100000)")
     parser.add_argument("--smoke", action="store_true", help="N = 100 only, fewer puts")
     parser.add_argument("--puts", type=int, default=500, help="counted puts per protocol")
     parser.add_argument("--bursts", type=int, default=2, help="rounds of RO and RW bursts")
     parser.add_argument("--monitor-cap", type=int, default=500, help="monitored PVs per mode")
+    parser.add_argument("--tree", default="sim", choices=("sim", "pyrogue"), help="tree served")
+    parser.add_argument(
+        "--python", default=sys.executable, help="interpreter for tree servers (needs pyrogue)"
+    )
+    parser.add_argument("--fanout-clients", type=int, default=20, help="0: no fan-out")
+    parser.add_argument("--fanout-pvs", type=int, default=1000)
     parser.add_argument("--out", type=Path, help="JSON to write (latest.json; smoke.json)")
     parser.add_argument("--render", type=Path, help="only print the tables of a saved JSON")
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
     args = parser.parse_args()
+    default_sizes = "1000,10000" if args.tree == "pyrogue" else "1000,10000,100000"
     if args.smoke:
-        args.sizes, args.puts, args.bursts = "100", 100, 1
+        default_sizes, args.puts, args.bursts = "100", 100, 1
+        args.fanout_clients, args.fanout_pvs = min(args.fanout_clients, 4), 50
     if args.out is None:
-        args.out = RESULTS / ("smoke.json" if args.smoke else "latest.json")
-    sizes = [int(s) for s in args.sizes.split(",")]
+        name = "smoke" if args.smoke else ("pyrogue" if args.tree == "pyrogue" else "latest")
+        args.out = RESULTS / f"{name}.json"
+    sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     if args.render:
         report = json.loads(args.render.read_text())
-        results = {int(n): r for n, r in report["results"].items()}
+        results = report["results"]
     else:
         started = time.time()
         results = {}
+        kinds = ("raw", "tree", "epicsv7") if args.tree == "pyrogue" else ("raw", "tree")
         for n in sizes:
-            results[n] = {kind: run_one(kind, n, args) for kind in ("raw", "tree")}
+            entry = {"n": n, "mix": "mixed", "tree_kind": args.tree}
+            results[str(n)] = entry | {kind: run_one(kind, n, args) for kind in kinds}
+        if args.tree == "sim" and max(sizes) >= START_LIMIT_N:
+            n = max(sizes)
+            entry = {"n": n, "mix": "numeric", "tree_kind": "sim"}
+            results[f"{n} numeric"] = entry | {
+                kind: run_one(kind, n, args, mix="numeric", start_only=True)
+                for kind in ("raw", "tree")
+            }
         report = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "duration_s": time.time() - started,
             "machine": machine(),
             "config": {
                 "sizes": sizes,
+                "tree": args.tree,
                 "puts": args.puts,
                 "bursts": args.bursts,
                 "monitor_cap_per_mode": args.monitor_cap,
+                "fanout": {"clients": args.fanout_clients, "pvs": args.fanout_pvs},
                 "mix": "per 40 variables: 16 float, 12 UInt32, 6 enum(4), 6 str(4096 B); "
-                "half RO, half RW",
+                "half RO, half RW (numeric: float and UInt32 only)",
             },
         }
-    sizes = sorted(results)
-    rows = [row for n in sizes for row in compare(n, results[n]["raw"], results[n]["tree"])]
+    rows = []
+    for label, entry in results.items():
+        rows += compare(entry["n"], entry["raw"], entry["tree"], entry["mix"], label)
+        if entry.get("epicsv7"):
+            rows += compare_rogue(label, entry)
     report["summary"] = rows
     report["rss_slopes"] = rss_slopes(results)
-    report["results"] = {str(n): r for n, r in results.items()}
+    report["results"] = results
     if not args.render:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
         args.out.with_suffix(".md").write_text(markdown(rows, results))
@@ -411,14 +556,16 @@ def main() -> None:
     print(table(rows, results))
     for slope in report["rss_slopes"]:
         print(
-            f"\nRSS per extra PV from N={slope['from']:,} to {slope['to']:,}: raw "
-            f"{slope['raw_kB_per_PV']:.1f} kB, rogue-ioc {slope['tree_kB_per_PV']:.1f} kB "
-            f"(+{slope['extra_kB_per_PV']:.1f} kB/PV; target + {RSS_PER_PV_KB:g})"
+            f"\nRSS per extra PV from N={slope['from']:,} to {slope['to']:,} (tree's own "
+            f"excluded): raw {slope['raw_kB_per_PV']:.1f} kB, rogue-ioc "
+            f"{slope['tree_kB_per_PV']:.1f} kB ({slope['extra_kB_per_PV']:+.1f} kB/PV)"
         )
     if args.markdown:
         print("\n" + markdown(rows, results))
     misses = sum(r["verdict"] == "MISS" for r in rows)
-    errors = sum("error" in r[k] for r in results.values() for k in r)
+    errors = sum(
+        "error" in entry[kind] for entry in results.values() for kind in KINDS if kind in entry
+    )
     print(
         f"\n{sum(r['verdict'] == 'PASS' for r in rows)} PASS, {misses} MISS, "
         f"{errors} errors; JSON: {args.render or args.out}"

@@ -5,11 +5,12 @@ int64in/int64out with the UInt32 display range, mbbi/mbbo with the 4 labels, lon
 4096 bytes, DESC on all); the Out records have a trivial blocking ``on_update`` so that a put with
 completion waits for a dispatched callback, as it does in the IOC. A burst is ``record.set()``.
 
-Usage: ``python bench/serve_raw.py PREFIX N``; protocol in :mod:`common`.
+Usage: ``python bench/serve_raw.py PREFIX N [--mix M]``; protocol in :mod:`common`.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -48,7 +49,13 @@ def make_record(prefix: str, i: int):
 
 
 def main() -> None:
-    prefix, n = sys.argv[1], int(sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("prefix")
+    parser.add_argument("n", type=int)
+    parser.add_argument("--mix", default="mixed", choices=sorted(common.MIXES))
+    args = parser.parse_args()
+    prefix, n = args.prefix, args.n
+    common.use_mix(args.mix)
     imported = time.perf_counter()
     records = [make_record(prefix, i) for i in range(n)]
     built = time.perf_counter()

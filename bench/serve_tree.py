@@ -1,18 +1,23 @@
-"""Tree side of the benchmark: a ``sim.tree`` Root of N LocalVariables served by EpicsPvServer.
+"""Tree side of the benchmark: a Root of N LocalVariables served by an EPICS server.
 
-Variables (see :mod:`common` for the mix): float with disp ``'{:.3f}'``, ``typeStr='UInt32'``,
-an enum of 4 labels and ``str``, half RO and half RW, 1000 per Device. A burst is ``var.set()``
-from this process, so every update travels the IOC's listener path to the records.
+Variables (see :mod:`common` for the mixes): float with disp ``'{:.3f}'``, ``typeStr='UInt32'``,
+an enum of 4 labels and ``str``, half RO and half RW, 1000 per Device. The Root is a ``sim.tree``
+Root or (``--tree pyrogue``) a real pyrogue Root; the server is rogue-ioc's ``EpicsPvServer`` or
+(``--server epicsv7``, pyrogue only) Rogue's own ``pyrogue.protocols.epicsV7.EpicsPvServer``. A
+burst is ``var.set()`` from this process, so every update travels the server's listener path.
 
-Usage: ``python bench/serve_tree.py PREFIX N``; protocol in :mod:`common`.
+Usage: ``python bench/serve_tree.py PREFIX N [--mix M] [--tree T] [--server S]``; protocol in
+:mod:`common`.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 STARTED = time.perf_counter()
 
@@ -21,11 +26,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import common  # noqa: E402
 
-from ioc import EpicsPvServer  # noqa: E402
-from sim.tree import Device, LocalVariable, Root  # noqa: E402
 
-
-def make_variable(i: int) -> LocalVariable:
+def make_variable(tree: Any, i: int) -> Any:
     """The LocalVariable of variable ``i`` holding its initial value."""
     kind = common.kind_of(i)
     fields = {
@@ -35,36 +37,53 @@ def make_variable(i: int) -> LocalVariable:
         "description": f"bench {kind} {i}",
     }
     if kind == "float":
-        return LocalVariable(disp=common.FLOAT_DISP, **fields)
+        return tree.LocalVariable(disp=common.FLOAT_DISP, **fields)
     if kind == "uint32":
-        return LocalVariable(typeStr="UInt32", disp="{:d}", **fields)
+        return tree.LocalVariable(typeStr="UInt32", disp="{:d}", **fields)
     if kind == "enum":
-        return LocalVariable(enum=common.ENUM, **fields)
-    return LocalVariable(typeStr="str", **fields)
+        return tree.LocalVariable(enum=common.ENUM, **fields)
+    return tree.LocalVariable(typeStr="str", **fields)
 
 
-def build_tree(n: int) -> tuple[Root, list[LocalVariable]]:
+def build_tree(tree: Any, n: int) -> tuple[Any, list[Any]]:
     """A Root with the N variables in Devices of DEVICE_SIZE, and the variables by index."""
-    variables = [make_variable(i) for i in range(n)]
-    root = Root(name=common.ROOT, description="rogue-ioc benchmark tree")
+    variables = [make_variable(tree, i) for i in range(n)]
+    root = tree.Root(name=common.ROOT, description="rogue-ioc benchmark tree")
     for first in range(0, n, common.DEVICE_SIZE):
-        device = Device(name=common.device_name(first), description="benchmark device")
+        device = tree.Device(name=common.device_name(first), description="benchmark device")
         device.add(variables[first : first + common.DEVICE_SIZE])
         root.add(device)
     return root, variables
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("prefix")
+    parser.add_argument("n", type=int)
+    parser.add_argument("--mix", default="mixed", choices=sorted(common.MIXES))
+    parser.add_argument("--tree", default="sim", choices=("sim", "pyrogue"))
+    parser.add_argument("--server", default="rogue-ioc", choices=("rogue-ioc", "epicsv7"))
+    args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    prefix, n = sys.argv[1], int(sys.argv[2])
-    imported = time.perf_counter()
-    root, variables = build_tree(n)
-    built = time.perf_counter()
-    EpicsPvServer(base=prefix, root=root)
+    common.use_mix(args.mix)
+    if args.tree == "pyrogue":
+        import pyrogue as tree
+    else:
+        import sim.tree as tree
+    if args.server == "epicsv7":
+        import pyrogue.protocols.epicsV7
+
+        server = pyrogue.protocols.epicsV7.EpicsPvServer
+    else:
+        from ioc import EpicsPvServer as server
+    imported, before = time.perf_counter(), common.rss_kb()
+    root, variables = build_tree(tree, args.n)
+    built, tree_kb = time.perf_counter(), common.rss_kb() - before
+    server(base=args.prefix, root=root, incGroups=None, excGroups=None, pvMap=None)
     root.start()
     ready = time.perf_counter()
-    common.emit_ready(n, STARTED, imported, built, ready)
-    common.command_loop(lambda i, v: variables[i].set(v), n)
+    common.emit_ready(args.n, STARTED, imported, built, ready, tree_kb)
+    common.command_loop(lambda i, v: variables[i].set(v), args.n)
     root.stop()
     common.leave()
 
