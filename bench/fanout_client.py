@@ -23,7 +23,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
-
 #: Seconds after which a PVA monitor that delivered nothing is subscribed again.
 RESUBSCRIBE_AFTER = 5.0
 
