@@ -90,7 +90,7 @@ DEVICE_ARGUMENTS = frozenset(
 #: What softioc's builder gives every In record and every scalar Out record.
 IN_DEFAULTS: dict[str, Any] = {"SCAN": "I/O Intr", "PINI": "YES", "DISP": 1}
 OUT_DEFAULTS: dict[str, Any] = {"OMSL": "supervisory"}
-#: Distinct field lines remembered per record type (unique values such as DESC fill it up).
+#: Distinct number and menu field lines remembered per record type.
 LINE_CACHE = 20000
 #: Longest record name EPICS accepts (PVNAME_STRINGSZ without the NUL).
 MAX_NAME = 60
@@ -182,17 +182,16 @@ class _RecordType:
     def line(self, field: str, value: Any) -> str:
         """The database line ``field(NAME, "value")``, checked (see :meth:`check`).
 
-        Lines of repeated values (menus, limits, labels) are checked and formatted once.
+        Lines of numbers and menu choices, which repeat, are checked and formatted once; text
+        (DESC, labels) is checked each time, which is cheap.
         """
         key = (field, type(value), value)
         try:
             return self._lines[key]
-        except KeyError:
+        except (KeyError, TypeError):  # new, or unhashable
             pass
-        except TypeError:  # an unhashable value
-            return f"field({field}, {quote(self.check(field, value))})"
         text = f"field({field}, {quote(self.check(field, value))})"
-        if len(self._lines) < LINE_CACHE:
+        if self._fields[field][2] != fields.DBF_STRING and len(self._lines) < LINE_CACHE:
             self._lines[key] = text
         return text
 
@@ -258,7 +257,38 @@ def quote(text: str) -> str:
 
 # --- building -------------------------------------------------------------------------------------
 
-_pending: list[str] = []
+
+class _Database:
+    """The database text of the records created so far, written to a file as they come."""
+
+    def __init__(self) -> None:
+        self._file: Any = None
+        self.records = 0
+        self.last = ""  # the text of the last record added
+
+    def add(self, text: str) -> None:
+        """Append one record's text."""
+        self.last = text
+        if self._file is None:
+            self._file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in load()
+                "w", suffix=".db", prefix="rogue-ioc-", encoding="utf-8", delete=False
+            )
+        self._file.write(text)
+        self.records += 1
+
+    def load(self) -> None:
+        """Load everything added (one ``dbLoadDatabase``) and start over."""
+        if self._file is None:
+            return
+        path, self._file = self._file.name, self._file.close()
+        try:
+            dbLoadDatabase(path, None, None)
+        finally:
+            os.unlink(path)
+            self.records = 0
+
+
+_database = _Database()
 
 
 def create(maker: Callable[..., Any], name: str, alias: str | None = None, **arguments: Any) -> Any:
@@ -293,7 +323,7 @@ def create(maker: Callable[..., Any], name: str, alias: str | None = None, **arg
         lines.append(f'alias("{alias}")')
     lines.append(info + "}\n")
     device = kind.device(name, **device_args)
-    _pending.append("\n".join(lines))
+    _database.add("\n".join(lines) + "\n")
     return device
 
 
@@ -321,15 +351,7 @@ def load_database() -> None:
 
     After this no record can be created: next comes ``iocInit``.
     """
-    if _pending:
-        fd, path = tempfile.mkstemp(suffix=".db", prefix="rogue-ioc-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write("\n".join(_pending))
-            dbLoadDatabase(path, None, None)
-        finally:
-            os.unlink(path)
-        _pending.clear()
+    _database.load()
     builder.LoadDatabase()
 
 

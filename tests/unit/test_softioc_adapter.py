@@ -47,7 +47,7 @@ _LINE = re.compile(r'(field|info)\(([\w:]+), "((?:[^"\\]|\\.)*)"\)')
 def adapter_record(maker: Any, name: str, **arguments: Any) -> tuple[dict[str, str], type, str]:
     """Fields (as text), device class and record type of the adapter's record."""
     device = _softioc.create(maker, name, **arguments)
-    text = _softioc._pending.pop()
+    text = _softioc._database.last
     record_type = re.match(r"record\((\w+), ", text).group(1)
     found = {
         (name if kind == "field" else f"info:{name}"): value
@@ -132,14 +132,13 @@ def test_record_equals_the_builders(maker: Any, arguments: dict[str, Any]) -> No
 def test_bad_field_is_refused_before_anything_is_created(
     arguments: dict[str, Any], problem: str
 ) -> None:
-    pending = len(_softioc._pending)
+    pending = _softioc._database.records
     name = unique("BAD")
     with pytest.raises(ValueError, match=problem):
         _softioc.create(builder.aIn, name, initial_value=0.0, **arguments)
-    assert len(_softioc._pending) == pending
+    assert _softioc._database.records == pending
     # the name is still free: creating it now works
     _softioc.create(builder.aIn, name, initial_value=0.0)
-    _softioc._pending.pop()
 
 
 def test_long_record_name_is_refused() -> None:
@@ -149,7 +148,7 @@ def test_long_record_name_is_refused() -> None:
 
 def test_alias_is_written() -> None:
     _softioc.create(builder.aIn, unique("AL"), alias="SOME:VERY:LONG:ALIAS", initial_value=0.0)
-    assert 'alias("SOME:VERY:LONG:ALIAS")' in _softioc._pending.pop()
+    assert 'alias("SOME:VERY:LONG:ALIAS")' in _softioc._database.last
 
 
 @pytest.mark.parametrize(
