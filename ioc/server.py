@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 #: EPICS's default callback queue size, and the headroom kept above one entry per record.
 CALLBACK_QUEUE_MIN = 2000
+#: Longest time (s) a Python thread holds the GIL while another waits for it. CPython's 5 ms
+#: default lets a busy tree update thread (pyrogue's listeners) hold up each step of a put that
+#: needs the GIL (record processing, the tree write, the completion) by up to 5 ms each.
+SWITCH_INTERVAL = 0.0005
 #: The heartbeat shows INVALID when the tree has delivered no update for this many seconds.
 STALE_AFTER = 5.0
 
@@ -129,6 +134,8 @@ class EpicsPvServer:
             self._autosave.restore(settings_of(var for var, _ in variables.values()))
         with _bulk_allocation():
             beat = self._build_ioc(variables)
+        if sys.getswitchinterval() > SWITCH_INTERVAL:
+            sys.setswitchinterval(SWITCH_INTERVAL)
         for var in self._root.variableList:
             # The Root's own variables (pyrogue polls root.Time every second) keep the heartbeat
             # informed even when they are not served.
