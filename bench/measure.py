@@ -51,7 +51,7 @@ FANOUT_CLIENTS = 20
 FANOUT_PVS = 1000
 FANOUT_ROUNDS = 20
 #: Seconds between the starts of two fan-out rounds (the offered rate is PVs / period).
-FANOUT_PERIOD = 0.1
+FANOUT_PERIOD = 0.5
 #: First burst numbers of the churn and fan-out values (UInt32 values repeat after burst 4294).
 CHURN_FIRST = 1000
 FANOUT_FIRST = 3000
@@ -552,7 +552,7 @@ def measure_fanout(
     Returns the updates delivered per second over all clients, the PVs that ended on the last
     value, and the updates that arrived out of order.
     """
-    count = min(args.fanout_pvs, len(common.fanout_indices(n, args.fanout_pvs)))
+    count = args.fanout_pvs
     first, rounds = FANOUT_FIRST, FANOUT_ROUNDS
     last = first + rounds - 1
     timeout = 120
@@ -736,7 +736,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     f"{got['pva']['missing']}"
                 )
         out["bursts"] = bursts
-        if args.fanout_clients:
+        if (
+            args.fanout_clients
+            and len(common.fanout_indices(n, args.fanout_pvs)) == args.fanout_pvs
+        ):
             out["fanout"] = measure_fanout(prefix, n, args, server, log_dir)
             log(f"{args.kind} N={n}: fan-out {json.dumps(out['fanout'])}")
         out["memory_end_kB"] = server.status()

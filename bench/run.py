@@ -240,12 +240,20 @@ def compare(
     if fanout[1]:
         rate = [f.get("updates_per_s") for f in fanout]
         row(
-            f"fan-out: {fanout[1]['clients']} clients x {fanout[1]['pvs']} PVs, updates/s",
+            f"fan-out {fanout[1]['clients']} clients x {fanout[1]['pvs']} PVs: updates/s",
             "rate",
             rate[0],
             rate[1],
             f"≥ {FANOUT_FACTOR:g} x raw",
             None if None in rate else rate[1] >= FANOUT_FACTOR * rate[0],
+        )
+        row(
+            "  fan-out: stream start → every client shows the last round",
+            "s",
+            fanout[0].get("seconds"),
+            fanout[1].get("seconds"),
+            "",
+            None,
         )
         correct = [f.get("last_correct") for f in fanout]
         row(
