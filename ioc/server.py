@@ -133,7 +133,8 @@ class EpicsPvServer:
         if self._autosave is not None:
             self._autosave.restore(settings_of(var for var, _ in variables.values()))
         with _bulk_allocation():
-            beat = self._build_ioc(variables)
+            beat = self._build_records(variables)
+        self._init_ioc()
         if sys.getswitchinterval() > SWITCH_INTERVAL:
             sys.setswitchinterval(SWITCH_INTERVAL)
         for var in self._root.variableList:
@@ -154,8 +155,8 @@ class EpicsPvServer:
             time.monotonic() - started,
         )
 
-    def _build_ioc(self, variables: dict[str, tuple[Any, str]]) -> Any:
-        """Holders and records, ``iocInit``, holders started; returns the heartbeat record."""
+    def _build_records(self, variables: dict[str, tuple[Any, str]]) -> Any:
+        """Holders, their records and the heartbeat, loaded; returns the heartbeat record."""
         self._dispatcher = PutDispatcher()
         self._holders = [
             EpicsPvHolder(var, self._names[path], self._dispatcher)
@@ -167,6 +168,10 @@ class EpicsPvServer:
         if self._autosave is not None:
             configpvs.ConfigPvs(self._base, self._autosave)
         _softioc.load_database()
+        return beat
+
+    def _init_ioc(self) -> None:
+        """``iocInit`` (CA and PVA), then the holders start serving tree updates."""
         puttrap.install()
         # An In record's update is one queued callback (at most one per record at a time); a
         # full queue drops it, and with it possibly the last value. Room for every record.
@@ -174,7 +179,6 @@ class EpicsPvServer:
         softioc.iocInit(self._dispatcher)
         for holder in self._holders:
             holder.start()
-        return beat
 
     def _stop(self) -> None:
         """Stop the background threads; the Root calls this when it stops.
@@ -215,20 +219,20 @@ class EpicsPvServer:
 
 @contextlib.contextmanager
 def _bulk_allocation() -> Iterator[None]:
-    """No cyclic garbage collection while start-up allocates a dozen objects per record.
+    """No cyclic garbage collection while the records are built (a dozen objects each).
 
     Collections triggered by that many allocations rescan everything built so far, again and
-    again. Afterwards what start-up built is frozen: later collections, which pause puts and
-    updates, no longer scan it.
+    again. Afterwards what was built is frozen: later collections, which pause puts and updates,
+    no longer scan it, while the garbage of what follows (``iocInit``, serving) is collected.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
-    gc.freeze()
 
 
 def _access(holder: EpicsPvHolder) -> str:
