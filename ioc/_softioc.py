@@ -30,6 +30,9 @@ used, and why each is safe:
 * ``softioc.imports.get_field_offsets`` and ``softioc.fields.DBF_*``: each field's type and size;
 * ``softioc.builder.LoadDatabase``: writes and loads the builder's own records and closes record
   creation.
+* an In device's ``_value`` tuple (value as ``_value_to_epics`` makes it, severity, alarm,
+  timestamp) and its ``_record``: what ``set()`` stores and what its processing reads
+  (:func:`process_in`).
 
 ``tests/unit/test_softioc_adapter.py`` fails when a version outside :data:`SUPPORTED` is installed
 or when any of the above no longer behaves as described.
@@ -72,6 +75,12 @@ name_table_sized = _size_name_table()
 
 from softioc import builder, fields, imports  # noqa: E402 - after sizing the name table
 from softioc.softioc import dbLoadDatabase  # noqa: E402
+
+from .scanlock import scan_lock  # noqa: E402
+
+_db_process = dbCore.dbProcess
+_db_process.argtypes = [ctypes.c_void_p]
+_db_process.restype = ctypes.c_long
 
 #: Versions this adapter was checked against: (first supported, first unsupported).
 SUPPORTED = {"softioc": ((4, 7), (4, 8)), "epicsdbbuilder": ((1, 5), (1, 6))}
@@ -353,6 +362,20 @@ def load_database() -> None:
     """
     _database.load()
     builder.LoadDatabase()
+
+
+def process_in(device: Any, value: Any, severity: int, alarm: int) -> None:
+    """Show ``value`` with alarm ``severity``/``alarm`` on an In record now, in this thread.
+
+    softioc's ``set()`` stores the same and queues the record's processing on EPICS's callback
+    queue, one entry per call, however often the record is already queued: a burst of updates
+    can overflow the queue, and an overflow drops a request — possibly the one carrying the last
+    value. Processing the record here, under its lock, needs no queue and no other thread.
+    """
+    device._value = (device._value_to_epics(value), severity, alarm, None)
+    record = device._record
+    with scan_lock(record):
+        _db_process(record)
 
 
 # --- record field access --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from softioc import alarm
 
-from . import puttrap
+from . import _softioc, puttrap
 from .dispatch import PutDispatcher, own_push, pushing, skip_dispatch
 from .kinds import Mapping, UnservableValue, description, resolve
 from .naming import RecordName
@@ -286,7 +286,7 @@ class EpicsPvHolder:
         with self._push_lock:
             if skip_same and self._shows(value, state):
                 return
-            self._device.set(value, severity=state[0], alarm=state[1])
+            _softioc.process_in(self._device, value, *state)
             self._shown = (value, state)
 
     # --- EPICS → tree --------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from softioc import alarm, builder, softioc
-from softioc.imports import callbackSetQueueSize
 
 from . import _softioc, configpvs, puttrap
 from .autosave import Autosave, settings_of
@@ -28,8 +27,6 @@ from .selection import group_list, select, served_names
 
 log = logging.getLogger(__name__)
 
-#: EPICS's default callback queue size, and the headroom kept above one entry per record.
-CALLBACK_QUEUE_MIN = 2000
 #: Longest time (s) a Python thread holds the GIL while another waits for it. CPython's 5 ms
 #: default lets a busy tree update thread (pyrogue's listeners) hold up each step of a put that
 #: needs the GIL (record processing, the tree write, the completion) by up to 5 ms each.
@@ -173,9 +170,6 @@ class EpicsPvServer:
     def _init_ioc(self) -> None:
         """``iocInit`` (CA and PVA), then the holders start serving tree updates."""
         puttrap.install()
-        # An In record's update is one queued callback (at most one per record at a time); a
-        # full queue drops it, and with it possibly the last value. Room for every record.
-        callbackSetQueueSize(max(CALLBACK_QUEUE_MIN, len(self._holders) + CALLBACK_QUEUE_MIN))
         softioc.iocInit(self._dispatcher)
         for holder in self._holders:
             holder.start()
