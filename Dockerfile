@@ -70,6 +70,10 @@ ENV IOC_ROOT=sim:SimRoot \
 # PV Access: 5075 server (tcp), 5076 search (udp).
 EXPOSE 5064/tcp 5064/udp 5065/tcp 5065/udp 5075/tcp 5075/udp 5076/tcp 5076/udp
 WORKDIR /home/ioc
+# The autosave directory (compose mounts the `autosave` volume here; a new named volume takes
+# this owner). Nothing else in the image is written at run time: the container runs with a
+# read-only root file system and a tmpfs on /tmp (docs/deployment.md).
+RUN mkdir -p /var/lib/rogue-ioc && chown ioc:ioc /var/lib/rogue-ioc
 # `rogue-ioc health` = one CA + one PVA get of <prefix>:IOC:Heartbeat from a fresh process (~1.5 s
 # of CPU, mostly imports), hence 10 s rather than 5 s between checks on a 2-core host.
 HEALTHCHECK --interval=10s --timeout=15s --start-period=60s --retries=3 CMD ["rogue-ioc", "health"]

@@ -137,7 +137,7 @@ down:
 ## integration-test: images → ioc + drop-in containers → CA/PVA suite in the tests container;
 ## exits with the suite's code and always removes the containers
 integration-test: image
-	@teardown() { $(IT_COMPOSE) --profile test down --remove-orphans >/dev/null 2>&1 || true; }; \
+	@teardown() { $(IT_COMPOSE) --profile test down --remove-orphans -v >/dev/null 2>&1 || true; }; \
 	teardown; trap teardown EXIT; trap 'exit 130' INT TERM; \
 	rc=0; \
 	$(IT_COMPOSE) up -d ioc ioc-dropin || rc=1; \
@@ -153,6 +153,10 @@ integration-test: image
 	      sleep 1; \
 	    done; \
 	    [ $$rc = 0 ] || break; \
+	    hardening=$$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.Config.User}}' $$cid); \
+	    if [ "$$hardening" != "true [ALL] [no-new-privileges:true] ioc" ]; then \
+	      echo "integration-test: $$svc is not hardened: $$hardening"; rc=1; break; fi; \
+	    echo "integration-test: $$svc read-only, no capabilities, no-new-privileges, user ioc"; \
 	  done; \
 	fi; \
 	if [ $$rc = 0 ]; then \
@@ -220,4 +224,4 @@ bench-smoke: $(STAMP)
 
 ## integration-down: remove what integration-test started (it does so itself; for interrupted runs)
 integration-down:
-	$(IT_COMPOSE) --profile test down --remove-orphans
+	$(IT_COMPOSE) --profile test down --remove-orphans -v

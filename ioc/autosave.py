@@ -28,6 +28,7 @@ import numpy as np
 from . import configfile
 from .kinds import Mapping as RecordMapping
 from .kinds import resolve
+from .selection import in_group
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +57,12 @@ def settings_of(variables: Iterable[Any]) -> dict[str, Setting]:
     """{path: Setting} of the variables that are settings, in the given (tree) order."""
     found = {}
     for var in variables:
-        if var.isCommand or var.mode not in _WRITABLE_MODES or _no_config(var):
+        if var.isCommand or var.mode not in _WRITABLE_MODES or in_group(var, NO_CONFIG):
             continue
         mapping = resolve(var)
         if mapping.writable:
             found[var.path] = Setting(var, mapping)
     return found
-
-
-def _no_config(var: Any) -> bool:
-    """True when the variable or a device above it is in the NoConfig group."""
-    node = var
-    while node is not None:
-        if node.inGroup(NO_CONFIG):
-            return True
-        parent = getattr(node, "parent", None)
-        node = parent if parent is not node else None
-    return False
 
 
 # --- applying values ------------------------------------------------------------------------------

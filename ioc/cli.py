@@ -39,6 +39,9 @@ ENV_DEFAULTS = {
     "IOC_AUTOSAVE": "",
     "IOC_AUTOSAVE_PERIOD": "60",
     "IOC_SIMULATE_PYROGUE": "0",
+    "IOC_ACF": "",
+    "IOC_READ_ONLY": "",
+    "IOC_ASG": "",
     "EPICS_CA_SERVER_PORT": "5064",
     "EPICS_PVA_SERVER_PORT": "5075",
 }
@@ -192,6 +195,25 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="also save every SECONDS, re-reading every setting "
         "(env IOC_AUTOSAVE_PERIOD, default %(default)s)",
     )
+    serve.add_argument(
+        "--acf",
+        default=env["IOC_ACF"],
+        metavar="FILE",
+        help="EPICS access security file (UAG/HAG/ASG rules) (env IOC_ACF)",
+    )
+    serve.add_argument(
+        "--read-only",
+        action="store_true",
+        default=env["IOC_READ_ONLY"].lower() in ("1", "yes", "true", "on"),
+        help="serve every PV read-only (env IOC_READ_ONLY=1)",
+    )
+    serve.add_argument(
+        "--asg",
+        action="append",
+        metavar="ASG=SELECTOR",
+        help="put PVs into an access security group: ASG=group:NAME or ASG=PATH_PATTERN; "
+        "repeatable, first match wins (env IOC_ASG, space separated)",
+    )
 
     health = commands.add_parser("health", help="check a running IOC; exit 0 healthy, 1 not")
     health.add_argument(
@@ -257,6 +279,8 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
         opts.autosave = opts.autosave or None
     if opts.command == "serve":
         opts.dump = opts.dump or None
+        opts.acf = opts.acf or None
+        opts.asg = opts.asg or env["IOC_ASG"].split()
     return opts
 
 
@@ -352,6 +376,7 @@ def _describe(exc: BaseException) -> str:
 
 def start_server(root: Any, opts: argparse.Namespace, pvmap: dict[str, str] | None) -> Any:
     """An `EpicsPvServer` on `root`, started with the Root; a failed start stops the Root."""
+    from ioc.access import AccessError, AccessSecurity, parse_asg_rule
     from ioc.autosave import Autosave
     from ioc.server import EpicsPvServer
 
@@ -359,6 +384,13 @@ def start_server(root: Any, opts: argparse.Namespace, pvmap: dict[str, str] | No
     if opts.autosave:
         check_autosave_file(opts.autosave)
         autosave = Autosave(opts.autosave, period=opts.autosave_period)
+    try:
+        security = AccessSecurity(
+            opts.acf, opts.read_only, tuple(parse_asg_rule(rule) for rule in opts.asg)
+        )
+        security.rules_text()  # an unreadable file is an error now, not after the Root started
+    except AccessError as exc:
+        raise CliError(str(exc)) from exc
     server = EpicsPvServer(
         base=opts.prefix,
         root=root,
@@ -367,6 +399,7 @@ def start_server(root: Any, opts: argparse.Namespace, pvmap: dict[str, str] | No
         pvMap=pvmap,
         readPeriod=opts.read_period,
         autosave=autosave,
+        accessSecurity=security,
     )
     try:
         root.start()

@@ -92,6 +92,8 @@ class ConfigPvs:
                 blocking=True,
             )
         self._records = records
+        #: Record names of the commands (their ASG is ``CONFIG``: see :mod:`ioc.access`).
+        self.command_names = (name("Config:Save"), name("Config:Load"))
         autosave.on_save = self._show_save
 
     def _show_save(self) -> None:

@@ -50,6 +50,17 @@ def select(
     return {path: (by_path[path], name) for path, name in pv_map.items()}
 
 
+def in_group(node: Any, group: str) -> bool:
+    """True when `node` or a Device above it is in `group` (pyrogue's devices may hold the group
+    without passing it on to their variables)."""
+    while node is not None:
+        if node.inGroup(group):
+            return True
+        parent = getattr(node, "parent", None)
+        node = parent if parent is not node else None
+    return False
+
+
 def ioc_pvs(base: str) -> dict[str, str]:
     """{PV name: description} of the PVs the IOC serves about itself under `base`."""
     return {heartbeat_name(base): "the IOC heartbeat"}

@@ -18,7 +18,7 @@ from typing import Any
 
 from softioc import alarm, builder, softioc
 
-from . import _softioc, configpvs, puttrap
+from . import _softioc, access, configpvs, puttrap
 from .autosave import Autosave, settings_of
 from .dispatch import PutDispatcher
 from .holder import EpicsPvHolder, tree_activity
@@ -47,6 +47,8 @@ class EpicsPvServer:
     ``readPeriod`` > 0 reads every served Variable through the tree that often, so that a failing
     hardware read shows as INVALID/READ on its PV. ``autosave`` keeps the served settings in a
     pyrogue YAML config file: restored before the IOC serves, saved while it runs.
+    ``accessSecurity`` loads a lab's EPICS access security rules, or serves everything read-only,
+    and chooses the ASG of PVs by group or path (see :mod:`ioc.access`).
 
     The server registers with ``root.addProtocol``; the Root starts and stops it.
     """
@@ -60,6 +62,7 @@ class EpicsPvServer:
         pvMap: dict[str, str] | None = None,
         readPeriod: float = 0.0,
         autosave: Autosave | None = None,
+        accessSecurity: access.AccessSecurity | None = None,
     ) -> None:
         self._base = base
         self._root = root
@@ -68,6 +71,8 @@ class EpicsPvServer:
         self._pv_map = dict(pvMap) if pvMap is not None else None
         self._read_period = readPeriod
         self._autosave = autosave
+        self._access = accessSecurity
+        self._config_commands: tuple[str, ...] = ()
         self._names: dict[str, RecordName] = {}
         self._holders: list[EpicsPvHolder] = []
         self._dispatcher: PutDispatcher | None = None
@@ -163,14 +168,20 @@ class EpicsPvServer:
             builder.longIn, self.heartbeat, initial_value=0, DESC="rogue-ioc heartbeat"
         )
         if self._autosave is not None:
-            configpvs.ConfigPvs(self._base, self._autosave)
+            self._config_commands = configpvs.ConfigPvs(self._base, self._autosave).command_names
         _softioc.load_database()
         return beat
 
     def _init_ioc(self) -> None:
         """``iocInit`` (CA and PVA), then the holders start serving tree updates."""
         puttrap.install()
+        if self._access is not None:
+            self._access.install(
+                ((holder.name.record, holder.var) for holder in self._holders),
+                self._config_commands,
+            )
         softioc.iocInit(self._dispatcher)
+        access.check_active()
         for holder in self._holders:
             holder.start()
 
