@@ -22,7 +22,7 @@ from .conftest import REMOTE_PREFIX
 from .reliability_support import REPO, Ports, restart_on, start_dedicated
 from .support import SOON, wait_for
 
-pytestmark = pytest.mark.skipif(
+local_only = pytest.mark.skipif(
     REMOTE_PREFIX is not None, reason="starts IOCs of its own with files on this host"
 )
 
@@ -57,6 +57,7 @@ def start(factory, tmp: Path, *args: str, prefix: str | None = None):
     return start_dedicated(factory, "--autosave", str(tmp / "settings.yml"), *args, prefix=prefix)
 
 
+@local_only
 def test_settings_survive_a_restart(ioc_factory, pva_of, tmp_path):
     ioc, ports = start(ioc_factory, tmp_path)
     pva = pva_of(ioc)
@@ -85,6 +86,7 @@ def test_settings_survive_a_restart(ioc_factory, pva_of, tmp_path):
     assert pva.get(f"{again.prefix}:IOC:Autosave:Skipped") == 0
 
 
+@local_only
 def test_values_that_no_longer_fit_are_skipped_and_counted(ioc_factory, pva_of, tmp_path):
     file = tmp_path / "settings.yml"
     file.write_text(
@@ -112,6 +114,7 @@ def test_values_that_no_longer_fit_are_skipped_and_counted(ioc_factory, pva_of, 
     assert "Removed" not in saved(file)["root"]
 
 
+@local_only
 def test_an_unreadable_autosave_file_stops_the_start(ioc_factory, tmp_path):
     file = tmp_path / "settings.yml"
     file.write_text("root: [broken\n")
@@ -121,6 +124,7 @@ def test_an_unreadable_autosave_file_stops_the_start(ioc_factory, tmp_path):
     assert file.read_text() == "root: [broken\n"
 
 
+@local_only
 def test_a_put_storm_loses_no_final_value(ioc_factory, tmp_path):
     ioc, _ = start(ioc_factory, tmp_path)
     file = tmp_path / "settings.yml"
@@ -142,6 +146,7 @@ def test_a_put_storm_loses_no_final_value(ioc_factory, tmp_path):
         channel.disconnect()
 
 
+@local_only
 def test_kill_9_at_any_moment_leaves_a_whole_file(ioc_factory, tmp_path):
     file = tmp_path / "settings.yml"
     ioc, ports = start(ioc_factory, tmp_path, "--autosave-period", "0.2")
@@ -203,6 +208,7 @@ def config_command(ports: Ports, prefix: str, *args: str) -> subprocess.Complete
     )  # fmt: skip
 
 
+@local_only
 def test_config_save_and_load_on_a_running_ioc(ioc_factory, pva_of, tmp_path):
     ioc, ports = start(ioc_factory, tmp_path)
     pva = pva_of(ioc)
@@ -237,3 +243,17 @@ def test_config_save_and_load_on_a_running_ioc(ioc_factory, pva_of, tmp_path):
     result = config_command(ports, ioc.prefix, "load", "missing.yml")
     assert result.returncode == 1
     assert "cannot read" in result.stdout
+
+
+@pytest.mark.skipif(
+    not os.environ.get("IOC_TEST_AUTOSAVE"), reason="no remote IOC with autosave to test"
+)
+def test_the_deployed_ioc_saves_into_its_volume(ioc, pva):
+    """The compose IOC (read-only root file system) writes its autosave volume."""
+    name = ioc.pv("Types.LocalInt")
+    pva.put(name, pva.get(name) + 1)
+    saves = f"{ioc.prefix}:IOC:Autosave:Saves"
+    first = wait_for(lambda: pva.get(saves), SAVE_TIMEOUT, "a first autosave")
+    pva.put(name, pva.get(name) + 1)
+    wait_for(lambda: pva.get(saves) > first, SAVE_TIMEOUT, "a save after a put")
+    assert pva.get(f"{ioc.prefix}:IOC:Autosave:Error") == ""
