@@ -55,10 +55,14 @@ def test_first_matching_rule_wins_and_groups_count_from_devices_above():
     plain = Device(name="Plain")
     plain.add([LocalVariable(name="Label", value=""), LocalVariable(name="Gain", value=1)])
     root.add([expert, plain])
-    rules = [parse_asg_rule("EXPERT=group:Expert"), parse_asg_rule("OPS=*.Label")]
-    assert asg_of(expert.Gain, rules) == "EXPERT"
-    assert asg_of(plain.Label, rules) == "OPS"
-    assert asg_of(plain.Gain, rules) is None
+    root.start()  # paths exist once the Root starts, as in pyrogue
+    try:
+        rules = [parse_asg_rule("EXPERT=group:Expert"), parse_asg_rule("OPS=*.Label")]
+        assert asg_of(expert.Gain, rules) == "EXPERT"
+        assert asg_of(plain.Label, rules) == "OPS"
+        assert asg_of(plain.Gain, rules) is None
+    finally:
+        root.stop()
 
 
 def test_read_only_and_a_rules_file_exclude_each_other(tmp_path):
