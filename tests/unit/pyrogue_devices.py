@@ -86,7 +86,11 @@ def build(pr: Any, memory: Any, **rootArgs: Any) -> Any:
                 )
             )
             self.add(pr.RemoteVariable(name="Double", offset=0x18, bitSize=64, base=pr.Double))
-            self.add(pr.RemoteVariable(name="Text", offset=0x20, bitSize=8 * 16, base=pr.String))
+            self.add(
+                pr.RemoteVariable(
+                    name="Text", offset=0x20, bitSize=8 * 16, base=pr.String, value="-"
+                )
+            )
             self.add(
                 pr.RemoteVariable(
                     name="Split", offset=[0x30, 0x34], bitOffset=[0, 4], bitSize=[4, 8]
