@@ -119,6 +119,7 @@ def test_every_pv_answers_on_ca_and_pva(target: Target, pva: PvaClient) -> None:
         silent_pva += [name for name, bad in zip(chunk, failed, strict=True) if bad]
     assert not silent_ca, f"{len(silent_ca)} of {len(names)} PVs silent on CA: {silent_ca[:10]}"
     assert not silent_pva, f"{len(silent_pva)} of {len(names)} silent on PVA: {silent_pva[:10]}"
+    print(f"{len(names)} PVs answered on CA and PVA")
 
 
 def test_rw_variables_round_trip(target: Target, ca: CaClient, pva: PvaClient) -> None:
@@ -151,6 +152,7 @@ def test_commands_without_argument_run(target: Target, ca: CaClient, pva: PvaCli
         assert ca.alarm(entry.pv) != ("WRITE", "INVALID"), f"{entry.path} failed (CA)"
         pva.put(entry.pv, 1)
         assert pva.alarm(entry.pv) != ("WRITE", "INVALID"), f"{entry.path} failed (PVA)"
+    print(f"{len(entries)} Commands ran from CA and from PVA")
 
 
 def test_heartbeat_still_answers(target: Target, ca: CaClient, pva: PvaClient) -> None:
