@@ -206,7 +206,7 @@ def compare(
     )
     if "put" not in tree:
         return rows
-    for protocol, label in (("ca", "CA"), ("pva", "PVA")):
+    for protocol, proto in (("ca", "CA"), ("pva", "PVA")):
         for pct in ("p50", "p99"):
             raw_v = _get(raw, "put", protocol, f"{pct}_ms")
             tree_v = _get(tree, "put", protocol, f"{pct}_ms")
@@ -216,20 +216,20 @@ def compare(
                 target = f"≤ {PUT_P99_MS:g} ms" + (f" ({errors} errors)" if errors else "")
             else:
                 ok, target = None, ""
-            row(f"put {label} {pct} (wait=True)", "ms", raw_v, tree_v, target, ok)
+            row(f"put {proto} {pct} (wait=True)", "ms", raw_v, tree_v, target, ok)
         row(
-            f"  server CPU per {label} put",
+            f"  server CPU per {proto} put",
             "us",
             _get(raw, "put", protocol, "server_cpu_us_per_put"),
             _get(tree, "put", protocol, "server_cpu_us_per_put"),
             "",
             None,
         )
-    for protocol, label in (("ca", "CA"), ("pva", "PVA")):
+    for protocol, proto in (("ca", "CA"), ("pva", "PVA")):
         tree_v = _get(tree, "put_after_churn", protocol, "p99_ms")
         errors = _get(tree, "put_after_churn", protocol, "errors")
         row(
-            f"put {label} p99 in the 1 s after a 20k-set tree burst",
+            f"put {proto} p99 in the 1 s after a 20k-set tree burst",
             "ms",
             _get(raw, "put_after_churn", protocol, "p99_ms"),
             tree_v,
@@ -275,14 +275,14 @@ def compare(
         )
     for mode in ("ro", "rw"):
         sets = len(range(1 if mode == "rw" else 0, n, 2))
-        for protocol, label in (("ca", "CA"), ("pva", "PVA")):
+        for protocol, proto in (("ca", "CA"), ("pva", "PVA")):
             raw_v, tree_v = _best(raw, mode, protocol), _best(tree, mode, protocol)
             ok = None if raw_v is None or tree_v is None else tree_v <= PUSH_FACTOR * raw_v
             if tree_v is None and "bursts" in tree:
                 ok = False
             rate = f"{sets / tree_v:,.0f}/s" if tree_v else "incomplete"
             row(
-                f"tree→client {mode.upper()} {label}: {sets} sets ({rate})",
+                f"tree→client {mode.upper()} {proto}: {sets} sets ({rate})",
                 "s",
                 raw_v,
                 tree_v,
