@@ -26,7 +26,7 @@ PAIR_KINDS = MIXES["mixed"]
 KINDS = ("float", "uint32", "enum", "str")
 #: The 4-label enum, {value: label} as pyrogue writes it.
 ENUM = {0: "Zero", 1: "One", 2: "Two", 3: "Three"}
-#: Buffer size (bytes, NUL included) the IOC gives a ``str`` Variable (SPEC §5).
+#: Buffer size (bytes, NUL included) the IOC gives a ``str`` Variable.
 STR_CAPACITY = 4096
 #: Display format of the float Variables (PREC 3).
 FLOAT_DISP = "{:.3f}"
