@@ -45,8 +45,13 @@ def make_variable(tree: Any, i: int) -> Any:
     return tree.LocalVariable(typeStr="str", **fields)
 
 
-def build_tree(tree: Any, n: int) -> tuple[Any, list[Any]]:
-    """A Root with the N variables in Devices of DEVICE_SIZE, and the variables by index."""
+def build_tree(n: int, tree: Any = None) -> tuple[Any, list[Any]]:
+    """A Root with the N variables in Devices of DEVICE_SIZE, and the variables by index.
+
+    ``tree`` is the module providing Root, Device and LocalVariable (``sim.tree`` by default).
+    """
+    if tree is None:
+        import sim.tree as tree
     variables = [make_variable(tree, i) for i in range(n)]
     root = tree.Root(name=common.ROOT, description="rogue-ioc benchmark tree")
     for first in range(0, n, common.DEVICE_SIZE):
@@ -77,7 +82,7 @@ def main() -> None:
     else:
         from ioc import EpicsPvServer as server
     imported, before = time.perf_counter(), common.rss_kb()
-    root, variables = build_tree(tree, args.n)
+    root, variables = build_tree(args.n, tree)
     built, tree_kb = time.perf_counter(), common.rss_kb() - before
     server(base=args.prefix, root=root, incGroups=None, excGroups=None, pvMap=None)
     root.start()
