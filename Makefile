@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run screens test unit lint bench bench-smoke wheels base-image image up down integration-test integration-down \
+.PHONY: install run screens test unit lint fuzz bench bench-smoke wheels base-image image up down integration-test integration-down \
         dropin-rogue-image dropin-rogue-test
 
 install: $(STAMP)
@@ -31,6 +31,10 @@ test: $(STAMP)
 	$(BIN)/pytest -q tests/integration; integration=$$?; \
 	$(BIN)/pytest -q -s tests/screens; screens=$$?; \
 	test $$unit -eq 0 -a $$integration -eq 0 -a $$screens -eq 0
+
+## fuzz: the reliability suite's random puts at length (FUZZ_PUTS, default 20000; FUZZ_SEED)
+fuzz: $(STAMP)
+	FUZZ_PUTS=$${FUZZ_PUTS:-20000} $(BIN)/pytest -q -s tests/integration/test_reliability_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check ioc sim tests bench
@@ -134,8 +138,9 @@ up: image
 down:
 	$(COMPOSE) --profile test down --remove-orphans
 
-## integration-test: images → ioc + drop-in containers → CA/PVA suite in the tests container;
-## exits with the suite's code and always removes the containers
+## integration-test: images → ioc + drop-in containers → CA/PVA suite in the tests container →
+## container fault test from this host (docker network disconnect, pause); exits with the suites'
+## code and always removes the containers
 integration-test: image
 	@teardown() { $(IT_COMPOSE) --profile test down --remove-orphans -v >/dev/null 2>&1 || true; }; \
 	teardown; trap teardown EXIT; trap 'exit 130' INT TERM; \
@@ -161,6 +166,11 @@ integration-test: image
 	fi; \
 	if [ $$rc = 0 ]; then \
 	  $(IT_COMPOSE) --profile test run --rm tests; rc=$$?; \
+	fi; \
+	if [ $$rc = 0 ]; then \
+	  echo "integration-test: container faults (network, pause), from this host"; \
+	  IOC_FAULT_CONTAINER=$$($(IT_COMPOSE) ps -q ioc) IOC_FAULT_PREFIX=$${IOC_PREFIX:-SIM} \
+	    $(BIN)/pytest -q -s tests/integration/test_reliability_container.py; rc=$$?; \
 	fi; \
 	if [ $$rc != 0 ]; then \
 	  echo "integration-test: failed (exit $$rc); IOC logs:"; \

@@ -36,6 +36,13 @@ used, and why each is safe:
 
 ``tests/unit/test_softioc_adapter.py`` fails when a version outside :data:`SUPPORTED` is installed
 or when any of the above no longer behaves as described.
+
+The put trap (:mod:`ioc.puttrap`) reads EPICS base structures, checked against EPICS base 7.0 as
+shipped by epicscorelibs 7.0.10 (``tests/integration/test_reliability_trap.py`` fails when they no
+longer match): ``asTrapWriteMessage`` (``asTrapWrite.h``); a ``dbChannel`` starts with its name and
+its ``dbAddr`` (``precord``, ``pfield``, ``pfldDes``); a ``dbFldDes`` starts with its prompt and
+name; a record starts with its NAME; DISP is a ``dbCommon`` field, at the same offset in every
+record type.
 """
 
 from __future__ import annotations
@@ -435,3 +442,75 @@ def install_field_access() -> None:
 
 
 install_field_access()
+
+
+# --- EPICS base internals of the put trap (ioc/puttrap.py) ----------------------------------------
+
+
+class TrapMessage(ctypes.Structure):
+    """``asTrapWriteMessage``: what the access-security trap hands its listeners."""
+
+    _fields_ = [
+        ("userid", ctypes.c_char_p),
+        ("hostid", ctypes.c_char_p),
+        ("serverSpecific", ctypes.c_void_p),  # the dbChannel
+        ("userPvt", ctypes.c_void_p),
+        ("dbrType", ctypes.c_int),
+        ("no_elements", ctypes.c_int),
+        ("data", ctypes.c_void_p),
+    ]
+
+
+#: A trap listener: ``listener(message, after)``.
+TrapListener = ctypes.CFUNCTYPE(None, ctypes.POINTER(TrapMessage), ctypes.c_int)
+
+
+class _ChannelHead(ctypes.Structure):
+    """The start of a dbChannel: its name, then its dbAddr's first members."""
+
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("precord", ctypes.c_void_p),
+        ("pfield", ctypes.c_void_p),
+        ("pfldDes", ctypes.c_void_p),
+    ]
+
+
+class _FieldHead(ctypes.Structure):
+    """The start of a dbFldDes."""
+
+    _fields_ = [("prompt", ctypes.c_char_p), ("name", ctypes.c_char_p)]
+
+
+def channel_target(channel: int) -> tuple[str, str, int]:
+    """(record name, field name, record address) of the dbChannel at ``channel``."""
+    head = _ChannelHead.from_address(channel)
+    field = _FieldHead.from_address(head.pfldDes).name if head.pfldDes else b""
+    name = ctypes.string_at(head.precord).decode(errors="replace")
+    return name, (field or b"").decode(), head.precord
+
+
+_disp_offset: list[int] = []
+
+
+def disp_field(record: int) -> ctypes.c_uint8:
+    """The DISP field (puts disabled) of the record at address ``record``."""
+    if not _disp_offset:
+        _disp_offset.append(imports.get_field_offsets("ai")["DISP"][0])
+    return ctypes.c_uint8.from_address(record + _disp_offset[0])
+
+
+def install_trap(rules: str, listener: Any) -> None:
+    """Load the access rules file ``rules`` and register ``listener`` (a :data:`TrapListener`).
+
+    Call before ``iocInit``.
+    """
+    from epicscorelibs.ioc import Com
+
+    set_file = dbCore.asSetFilename
+    set_file.argtypes = [ctypes.c_char_p]
+    set_file(rules.encode())
+    register = Com.asTrapWriteRegisterListener
+    register.argtypes = [TrapListener]
+    register.restype = ctypes.c_void_p
+    register(listener)

@@ -5,7 +5,9 @@ SIGTERM/SIGINT; `rogue-ioc health` exits 0 when the IOC's heartbeat answers on b
 `rogue-ioc config save|load FILE` has a running IOC write or apply a settings file in its
 autosave directory.
 Every option also comes from an `IOC_*` environment variable; a flag overrides it. Mistakes in
-the configuration are one line on stderr and exit code 2.
+the configuration are one line on stderr and exit code 2. When the network interface is replaced
+(a container's network reconnected), the IOC stops with exit code 3 so that it is restarted (see
+`ioc.netwatch`).
 """
 
 import argparse
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ioc.netwatch import EXIT_NETWORK_CHANGED, InterfaceWatch, watch_wanted
 
 PROG = "rogue-ioc"
 
@@ -478,12 +482,16 @@ def serve(opts: argparse.Namespace) -> int:
             env["EPICS_CA_SERVER_PORT"],
             env["EPICS_PVA_SERVER_PORT"],
         )
+        watch = InterfaceWatch(lambda reason: stop.set(), watch_wanted(os.environ))
         stop.wait()
+        watch.close()
+        if watch.reason:
+            log.error("%s; exiting with code %d", watch.reason, EXIT_NETWORK_CHANGED)
         log.info("stopping")
     finally:
         stop_root(root)
     log.info("stopped")
-    return 0
+    return EXIT_NETWORK_CHANGED if watch.reason else 0
 
 
 def _dump(server: Any, fname: str) -> None:

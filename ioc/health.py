@@ -1,34 +1,66 @@
 """Health check of a running IOC: a CA and a PVA get of its heartbeat PV (SPEC §11).
 
-Run by the container HEALTHCHECK inside the IOC's container, so unless the environment names
-other servers, both clients search only the local host, on the ports the IOC was given
-(`EPICS_CA_SERVER_PORT`, `EPICS_PVA_BROADCAST_PORT`, read by the client libraries themselves).
+Run by the container HEALTHCHECK inside the IOC's container. Unless the environment names other
+servers, both clients search the way a client on the network does: by broadcast on each network
+interface of the container (not over loopback, which keeps working when the network side of a
+server does not), on the ports the IOC was given (`EPICS_CA_SERVER_PORT`,
+`EPICS_PVA_BROADCAST_PORT`, read by the client libraries themselves). A broadcast sent from the
+container reaches its own servers as if it had come in through that interface, so the check
+fails when the IOC no longer answers searches arriving there. Without any network interface the
+IOC is unreachable from the network, which the check reports as unhealthy.
 """
 
 import os
 from collections.abc import MutableMapping
 
 from ioc.naming import heartbeat_name
+from ioc.netwatch import ipv4_interfaces
 
 INVALID = 3
 """EPICS alarm severity INVALID."""
 
-LOCAL_SEARCH = {
-    "EPICS_CA_ADDR_LIST": ("127.0.0.1", "EPICS_CA_AUTO_ADDR_LIST"),
-    "EPICS_PVA_ADDR_LIST": ("127.0.0.1", "EPICS_PVA_AUTO_ADDR_LIST"),
+SEARCH_LISTS = {
+    "EPICS_CA_ADDR_LIST": "EPICS_CA_AUTO_ADDR_LIST",
+    "EPICS_PVA_ADDR_LIST": "EPICS_PVA_AUTO_ADDR_LIST",
 }
-"""Address list variable → (local default, the auto-address-list variable it switches off)."""
+"""Address list variable → the auto-address-list variable it switches off."""
+
+
+def broadcast_addresses() -> list[str]:
+    """IPv4 broadcast addresses of the interfaces that are up (loopback left out)."""
+    return [i.broadcast for i in ipv4_interfaces() if i.broadcast]
+
+
+def _search(environ: MutableMapping[str, str], addresses: list[str]) -> None:
+    """Point CA and PVA searches at ``addresses`` where the environment names no servers."""
+    for addr_list, auto in SEARCH_LISTS.items():
+        if addr_list not in environ:
+            environ[addr_list] = " ".join(addresses)
+            environ[auto] = "NO"
 
 
 def search_locally(environ: MutableMapping[str, str]) -> None:
-    """Point CA and PVA searches at this host when the environment names no servers.
+    """Point CA and PVA searches at this host over loopback, when the environment names no servers.
+
+    For clients that talk to the IOC on the same host (``rogue-ioc config``). Must run before the
+    client libraries create their contexts.
+    """
+    _search(environ, ["127.0.0.1"])
+
+
+def search_like_remote_clients(environ: MutableMapping[str, str]) -> str | None:
+    """Point CA and PVA searches at this host's network interfaces (broadcast).
 
     Must run before the client libraries create their contexts; a given address list is kept.
+    Returns why no such search is possible (no network interface), else None.
     """
-    for addr_list, (local, auto) in LOCAL_SEARCH.items():
-        if addr_list not in environ:
-            environ[addr_list] = local
-            environ[auto] = "NO"
+    if all(name in environ for name in SEARCH_LISTS):
+        return None
+    addresses = broadcast_addresses()
+    if not addresses:
+        return "no network interface besides loopback: no client on the network reaches the IOC"
+    _search(environ, addresses)
+    return None
 
 
 def ca_problem(pv: str, timeout: float) -> str | None:
@@ -65,7 +97,9 @@ def pva_problem(pv: str, timeout: float) -> str | None:
 
 def check(prefix: str, timeout: float) -> tuple[bool, str]:
     """Check the IOC serving `prefix`: (healthy, one line saying why)."""
-    search_locally(os.environ)
+    unreachable = search_like_remote_clients(os.environ)
+    if unreachable:
+        return False, f"unhealthy: {unreachable}"
     pv = heartbeat_name(prefix)
     problems = [p for p in (ca_problem(pv, timeout), pva_problem(pv, timeout)) if p]
     if problems:

@@ -32,7 +32,14 @@ from .kinds import Mapping, UnservableValue, description, resolve
 from .naming import RecordName
 from .scanlock import scan_lock
 from .selection import writable
-from .validation import PutRejected, parse_number
+from .validation import (
+    PutRejected,
+    char_bytes,
+    decode_text,
+    parse_elements,
+    parse_number,
+    state_index,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +119,8 @@ class EpicsPvHolder:
         self._device = self.record.set.__self__
         if not var.isCommand:
             var.addListener(self._on_tree_update)
+        if self.writable:
+            puttrap.guard(self.name.record, self._refuses_sent)
 
     # --- building ------------------------------------------------------------------------------
 
@@ -297,10 +306,13 @@ class EpicsPvHolder:
             skip_dispatch()
             return True
         self._shown = None  # whatever happens next, the record no longer shows our last push
-        raw = puttrap.take(self.name.record, self.name.full)
-        if raw is not None and self.mapping.sent:
-            value = self._as_sent(raw, value)
+        raw = puttrap.take(self.name.record)
         try:
+            if self.mapping.sent == "text":
+                value = self._text_bytes(raw)
+                value = decode_text(value, exact=raw is not None and raw.pva)
+            elif raw is not None and not raw.pva and self.mapping.sent:
+                value = self._as_sent(raw)
             argument = self.mapping.from_record(value)
         except PutRejected as error:
             self._reject(value, str(error))
@@ -329,17 +341,49 @@ class EpicsPvHolder:
         skip_dispatch()
         return True
 
-    def _as_sent(self, raw: puttrap.RawPut, converted: Any) -> Any:
-        """The put as the CA client sent it, so the checks see 2.5 rather than the 2 it became."""
-        if raw.text:
-            if self.mapping.sent == "state":
-                return converted  # the server looked the label up itself
-            values = [parse_number(text) for text in raw.values]
-        else:
+    def _as_sent(self, raw: puttrap.RawPut) -> Any:
+        """The put as the CA client sent it, so the checks see 2.5 rather than the 2 it became.
+
+        Raises :class:`PutRejected` for text that EPICS could not convert (a number, an element of
+        an array, a state) and for bytes that are no text.
+        """
+        sent = self.mapping.sent
+        if sent == "text":
+            return decode_text(char_bytes(raw.values, raw.text), exact=False)  # CA: NULs may pad
+        if sent == "array":
             values = raw.values
-        if self.mapping.sent == "array":
+            if raw.text:
+                values = parse_elements(values, self.mapping.blank.dtype)
             return np.asarray(values)
+        values = raw.values
+        if raw.text and sent == "state":
+            values = [state_index(text, self.mapping.labels) for text in values]
+        elif raw.text:
+            values = [parse_number(text, whole=sent == "integer") for text in values]
         return values[0] if len(values) == 1 else values
+
+    def _text_bytes(self, raw: puttrap.RawPut | None) -> bytes:
+        """The bytes a put of text sent (CA) or wrote into the record's char buffer (PVA).
+
+        A PVA put writes the text and exactly one NUL, so anything after that NUL was in the text.
+        """
+        if raw is not None and not raw.pva:
+            return char_bytes(raw.values, raw.text)
+        device = self._device
+        return device._read_value(device._record).tobytes()
+
+    def _refuses_sent(self, raw: puttrap.RawPut) -> bool:
+        """puttrap guard: check a CA put before EPICS writes it; True refuses it (not written)."""
+        value = raw.values[0] if len(raw.values) == 1 else raw.values
+        try:
+            if self.mapping.sent == "text":
+                value = char_bytes(raw.values, raw.text)  # logged as bytes if they are no text
+            value = self._as_sent(raw)
+            self.mapping.from_record(value)
+        except PutRejected as error:
+            self._reject(value, str(error), processing=False)
+            return True
+        return False
 
     def _write(self, argument: Any) -> None:
         var = self.var
@@ -352,10 +396,18 @@ class EpicsPvHolder:
         else:
             var.set(argument)
 
-    def _reject(self, value: Any, reason: str) -> None:
-        """Refuse a put: log it and show INVALID/WRITE on the record being processed."""
+    def _reject(self, value: Any, reason: str, processing: bool = True) -> None:
+        """Refuse a put: log it and show INVALID/WRITE on the record.
+
+        Every refusal comes here. ``processing``: the record is being processed for the put (its
+        ``validate``); otherwise the put was stopped before it reached the record (see
+        :mod:`ioc.puttrap`), and the record is processed with the value it shows to show the alarm.
+        """
         log.warning("%s: put of %r rejected: %s", self.name.full, value, reason)
         self._write_failed = True
+        if not processing:
+            self._show_alarm(WRITE_FAILED)
+            return
         with self._lock:
             deferred, self._deferred = self._deferred, False
         if deferred:

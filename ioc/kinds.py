@@ -83,8 +83,9 @@ class Mapping:
     """One variable's record kind and its bound converters.
 
     ``sent`` says how to check what a CA client sent before the server converted it (see
-    :mod:`ioc.puttrap`): ``"scalar"`` or ``"array"`` for numeric records, ``"state"`` for
-    bi/bo/mbb (whose labels the server resolves itself), ``""`` for text records.
+    :mod:`ioc.puttrap`): ``"integer"``, ``"real"`` or ``"array"`` for numeric records,
+    ``"state"`` for bi/bo/mbb (text is one of ``labels`` or an index), ``"text"`` for text
+    records (char arrays).
     ``blank`` is the record's value when the tree's value cannot be shown. ``to_record`` turns a
     VariableValue into the record's value (raising
     :class:`UnservableValue` when it cannot be held), ``from_record`` checks a client's put and
@@ -99,6 +100,7 @@ class Mapping:
     from_record: Callable[[Any], Any]
     blank: Any = 0
     sent: str = ""
+    labels: tuple[str, ...] = ()
     fields: dict[str, Any] = field(default_factory=dict)
     writes_text: bool = False
     writable: bool = True
@@ -236,7 +238,7 @@ def _integer(var: Any, low: int, high: int, in_make: Any, out_make: Any, kind: s
         make_out=out_make,
         to_record=_int_to_record(low, high),
         from_record=lambda v: check_integer(v, put_low, put_high),
-        sent="scalar",
+        sent="integer",
         fields=fields,
     )
 
@@ -255,7 +257,7 @@ def _floating(var: Any) -> Mapping:
         make_out=builder.aOut,
         to_record=_float_to_record,
         from_record=lambda v: check_float(v, low, high),
-        sent="scalar",
+        sent="real",
         fields=fields,
     )
 
@@ -268,6 +270,7 @@ def _boolean() -> Mapping:
         to_record=_bool_to_record,
         from_record=check_bool,
         sent="state",
+        labels=("False", "True"),
         fields={"ZNAM": "False", "ONAM": "True"},
     )
 
@@ -294,6 +297,7 @@ def _mbb(enum: dict) -> Mapping:
         from_record=lambda v: check_index(v, keys),
         sent="state",
         fields=states,
+        labels=labels,
     )
 
 
@@ -314,6 +318,7 @@ def _enum_label(enum: dict) -> Mapping:
         to_record=to_record,
         from_record=lambda v: check_label(v, reverse),
         blank="",
+        sent="text",
         fields={"length": max(capacity, 64)},
         writes_text=True,
     )
@@ -327,6 +332,7 @@ def _string(capacity: int, max_chars: int | None) -> Mapping:
         to_record=_text_to_record(capacity),
         from_record=lambda v: check_string(v, max_chars, capacity),
         blank="",
+        sent="text",
         fields={"length": capacity},
     )
 
@@ -370,6 +376,7 @@ def _display_text(var: Any) -> Mapping:
         to_record=_text_to_record(DEFAULT_STRING_CAPACITY),
         from_record=parse,
         blank="",
+        sent="text",
         fields={"length": DEFAULT_STRING_CAPACITY},
         writes_text=True,
         writable=_round_trips(var),
@@ -393,6 +400,7 @@ def _no_argument() -> Mapping:
         make_out=builder.longOut,
         to_record=lambda vv: 0,
         from_record=lambda v: check_integer(v, *INT32),
+        sent="integer",
     )
 
 

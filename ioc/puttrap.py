@@ -1,81 +1,69 @@
-"""What a CA client really sent: the put as it was before EPICS converted it.
+"""What a client really sent, seen before EPICS writes it: check it there, refuse it there.
 
 The CA server converts a put to the record's field type before the record sees it: a DBR_DOUBLE
-2.5 reaches a longout as 2, the string "9abc" as 9. To refuse such puts instead of writing the
-converted value, the IOC turns on EPICS access security with a TRAPWRITE rule and listens to the
-trap, which the server calls with the original data just before the put, in the thread that then
-processes the record. :func:`take` hands that data to the record's ``validate``.
+2.5 reaches a longout as 2, the string "9abc" as 9, and a DBR_STRING array is converted element by
+element straight into the record's buffer, so an element that does not parse leaves the ones
+before it written while the record is never processed. To refuse such puts before anything is
+written, the IOC turns on EPICS access security with a TRAPWRITE rule and listens to the trap,
+which both servers call just before the put:
 
-PVA (QSRV2) calls the trap without data; p4p and pvxs refuse lossy conversions themselves.
+* the CA server (rsrv) calls it with the client's data, for plain puts and put-callbacks alike.
+  A guard registered for the record (:func:`guard`) checks the data completely; when it refuses,
+  the listener sets the record's DISP ("puts disabled") for this one put and clears it again in
+  the trap's second call, after the put. EPICS then drops the put without touching the record and
+  the client gets a put failure (``dbPutField`` returns ``S_db_putDisabled`` for a plain put;
+  ``dbProcessNotify`` reports ``notifyError`` for a put-callback). A put of another client to the
+  same record in those microseconds is refused too (its client sees a put failure).
+* QSRV2 (PVA) calls it without data: the listener only notes that the put came over PVA, and the
+  record's ``validate`` checks the value itself (:func:`take`).
+
+Data accepted here is kept per thread for the record's ``validate``, which runs in the thread that
+called the trap (unless the record was busy and processes the put later elsewhere).
+
+The EPICS structures read here are described in :mod:`ioc._softioc`, the one adapter over EPICS
+and softioc internals.
 """
 
 from __future__ import annotations
 
 import threading
-from ctypes import (
-    CFUNCTYPE,
-    POINTER,
-    Structure,
-    c_char,
-    c_char_p,
-    c_double,
-    c_float,
-    c_int,
-    c_int8,
-    c_int16,
-    c_int32,
-    c_uint16,
-    c_void_p,
-    cast,
-)
+from collections.abc import Callable
+from ctypes import POINTER, c_char, c_double, c_float, c_int8, c_int16, c_int32, c_uint16, cast
 from pathlib import Path
 from typing import Any
 
-from epicscorelibs.ioc import Com, dbCore
+from ._softioc import TrapListener, channel_target, disp_field, install_trap
 
 #: Everyone may read and write, as without access security; every write is trapped.
 ACCESS_RULES = Path(__file__).with_name("trapwrite.acf")
 
 DBR_STRING = 0
+DBR_CHAR = 4
 #: CA's DBR codes (db_access.h) → ctypes element type.
 _ELEMENT_TYPES = {
     DBR_STRING: c_char * 40,
     1: c_int16,  # DBR_SHORT
     2: c_float,  # DBR_FLOAT
     3: c_uint16,  # DBR_ENUM
-    4: c_int8,  # DBR_CHAR
+    DBR_CHAR: c_int8,
     5: c_int32,  # DBR_LONG
     6: c_double,  # DBR_DOUBLE
 }
 
 
-class _TrapMessage(Structure):
-    _fields_ = [
-        ("userid", c_char_p),
-        ("hostid", c_char_p),
-        ("serverSpecific", c_void_p),  # the dbChannel, whose first member is its name
-        ("userPvt", c_void_p),
-        ("dbrType", c_int),
-        ("no_elements", c_int),
-        ("data", c_void_p),
-    ]
-
-
-_LISTENER = CFUNCTYPE(None, POINTER(_TrapMessage), c_int)
-#: The last trapped put of each server thread, by thread id. Not a threading.local: EPICS
-#: server threads are not Python threads, and each call into Python from one of them gets a
-#: fresh thread state, so thread-local data would not survive from the trap to ``validate``.
-_trapped: dict[int, RawPut] = {}
-#: Bound on _trapped: entries of threads that ended are dropped wholesale past it.
-_MAX_THREADS = 4096
+#: userPvt of a trapped put that the listener refused (the trap hands it back in the after call).
+_REFUSED = 1
 
 
 class RawPut:
-    """One trapped put: the channel's record name, CA's DBR type and the values as sent."""
+    """One trapped put: the record's name, CA's DBR type and the values as sent.
+
+    A PVA put has no data: ``dbr_type`` and ``values`` are None.
+    """
 
     __slots__ = ("dbr_type", "name", "values")
 
-    def __init__(self, name: str, dbr_type: int, values: list) -> None:
+    def __init__(self, name: str, dbr_type: int | None, values: list | None) -> None:
         self.name = name
         self.dbr_type = dbr_type
         self.values = values
@@ -85,45 +73,103 @@ class RawPut:
         """True when the client sent strings."""
         return self.dbr_type == DBR_STRING
 
+    @property
+    def pva(self) -> bool:
+        """True for a PVA put (the trap carried no data)."""
+        return self.values is None
 
-def _listen(message: Any, after: int) -> None:
-    if after:
-        return
-    msg = message.contents
+
+#: A guard looks at a CA put before EPICS writes it; True refuses it (the guard says why).
+Guard = Callable[[RawPut], bool]
+_guards: dict[str, Guard] = {}
+#: The last trapped put of each server thread, by thread id. Not a threading.local: EPICS
+#: server threads are not Python threads, and each call into Python from one of them gets a
+#: fresh thread state, so thread-local data would not survive from the trap to ``validate``.
+_trapped: dict[int, RawPut] = {}
+#: Bound on _trapped: entries of threads that ended are dropped wholesale past it.
+_MAX_THREADS = 4096
+#: Refused puts in flight per record address: DISP stays set while there is any.
+_disabled: dict[int, int] = {}
+_disabled_lock = threading.Lock()
+
+
+def _values(msg: Any) -> list | None:
+    """The put's values as the client sent them, or None for a DBR type not looked at."""
     element = _ELEMENT_TYPES.get(msg.dbrType)
-    if not msg.data or not msg.serverSpecific or element is None:
-        return
-    channel = cast(msg.serverSpecific, POINTER(c_char_p))[0] or b""
-    name, _, field = channel.decode(errors="replace").partition(".")
-    if field not in ("", "VAL"):
-        return
+    if element is None or msg.no_elements < 1:
+        return None
     items = cast(msg.data, POINTER(element * msg.no_elements)).contents
     if msg.dbrType == DBR_STRING:
-        values = [bytes(item).split(b"\0", 1)[0].decode(errors="replace") for item in items]
+        return [bytes(item).split(b"\0", 1)[0].decode(errors="replace") for item in items]
+    return list(items)
+
+
+def _disable(record: int) -> bool:
+    """Set DISP of ``record`` for one refused put; False if someone else had it set."""
+    with _disabled_lock:
+        count = _disabled.get(record, 0)
+        disp = disp_field(record)
+        if count == 0 and disp.value:
+            return False  # disabled by an operator: EPICS refuses the put anyway; leave it
+        _disabled[record] = count + 1
+        disp.value = 1
+        return True
+
+
+def _enable(record: int) -> None:
+    """The refused put is over: clear DISP once no other refused put needs it."""
+    with _disabled_lock:
+        count = _disabled.pop(record, 1) - 1
+        if count > 0:
+            _disabled[record] = count
+        else:
+            disp_field(record).value = 0
+
+
+def _listen(message: Any, after: int) -> None:
+    msg = message.contents
+    if not msg.serverSpecific:
+        return
+    name, field, record = channel_target(msg.serverSpecific)
+    if after:
+        if msg.userPvt == _REFUSED:
+            _enable(record)
+        return
+    check = _guards.get(name)
+    if check is None or field != "VAL":
+        return
+    if not msg.data:
+        raw = RawPut(name, None, None)
     else:
-        values = list(items)
+        values = _values(msg)
+        if values is None:
+            return
+        raw = RawPut(name, msg.dbrType, values)
+        if check(raw):
+            if _disable(record):
+                msg.userPvt = _REFUSED
+            return
     if len(_trapped) >= _MAX_THREADS:
         _trapped.clear()
-    _trapped[threading.get_ident()] = RawPut(name, msg.dbrType, values)
+    _trapped[threading.get_ident()] = raw
 
 
-_listener = _LISTENER(_listen)
+_listener = TrapListener(_listen)
 
 
 def install() -> None:
     """Turn on the trap; call once, before ``iocInit``."""
-    set_file = dbCore.asSetFilename
-    set_file.argtypes = [c_char_p]
-    set_file(str(ACCESS_RULES).encode())
-    register = Com.asTrapWriteRegisterListener
-    register.argtypes = [_LISTENER]
-    register.restype = c_void_p
-    register(_listener)
+    install_trap(str(ACCESS_RULES), _listener)
 
 
-def take(*names: str) -> RawPut | None:
-    """The put trapped in this thread if it was addressed to one of ``names``, once."""
+def guard(record: str, check: Guard) -> None:
+    """Have ``check`` look at every CA put to the VAL of ``record`` before EPICS writes it."""
+    _guards[record] = check
+
+
+def take(record: str) -> RawPut | None:
+    """The put trapped in this thread if it was addressed to ``record``, once."""
     raw = _trapped.pop(threading.get_ident(), None)
-    if raw is not None and raw.name in names:
+    if raw is not None and raw.name == record:
         return raw
     return None

@@ -7,6 +7,8 @@ person can act on. Nothing here clamps, wraps or truncates: a value that does no
 from __future__ import annotations
 
 import math
+import re
+import sys
 from collections.abc import Mapping
 
 import numpy as np
@@ -16,15 +18,105 @@ class PutRejected(ValueError):
     """A client put that must not reach the tree; the message says why."""
 
 
-def parse_number(text: str) -> int | float | str:
-    """A number written as text ("5", "0x10", "2.5"), or the text itself if it is none."""
-    text = text.strip()
-    for parse in (lambda t: int(t, 0), float):
-        try:
-            return parse(text)
-        except ValueError:
-            pass
-    return text
+#: Text EPICS reads as a number (its epicsParse* functions, base 10), in ASCII only: a CA
+#: DBR_STRING array is converted element by element, so an element accepted here must convert.
+_SPACE = r"[ \t\n\r\f\v]*"
+_WHOLE = re.compile(f"{_SPACE}([+-]?[0-9]+){_SPACE}")
+_REAL = re.compile(
+    _SPACE
+    + r"([+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan))"
+    + _SPACE,
+    re.IGNORECASE,
+)
+
+
+def parse_number(text: str, whole: bool = False) -> int | float | str:
+    """A number written as decimal text ("5", " -3 ", "2.5", "1e3", "inf"), else the text itself.
+
+    With ``whole``, only integers count as numbers ("2.5" is returned as text). A real number
+    that a double cannot hold (1e400, 1e-400: EPICS reports an overflow or underflow) is no number.
+    """
+    match = _WHOLE.fullmatch(text)
+    if match:
+        return int(match.group(1))
+    match = None if whole else _REAL.fullmatch(text)
+    if not match:
+        return text
+    number = float(match.group(1))
+    written = match.group(1).lstrip("+-").lower()
+    if math.isinf(number) and not written.startswith("inf"):
+        return text
+    if number == 0 and any(digit in "123456789" for digit in written.split("e")[0]):
+        return text
+    if number != 0 and abs(number) < sys.float_info.min:
+        return text
+    return number
+
+
+def parse_elements(texts: list[str], dtype: np.dtype) -> list[int | float]:
+    """Each text of a DBR_STRING array as a number of ``dtype``, as EPICS would convert it.
+
+    Integers only for an integer ``dtype``; a float32 element must fit a float32.
+    """
+    whole = dtype.kind in "iu"
+    numbers = [parse_number(text, whole) for text in texts]
+    tiny, huge = (
+        (float(np.finfo(dtype).tiny), float(np.finfo(dtype).max)) if dtype.kind == "f" else (0, 0)
+    )
+    for position, number in enumerate(numbers):
+        if isinstance(number, str):
+            kind = "a whole number" if whole else "a number"
+            raise PutRejected(f"element {position} ({number!r}) is not {kind}")
+        if huge and math.isfinite(number) and not (number == 0 or tiny <= abs(number) <= huge):
+            raise PutRejected(f"element {position} ({number!r}) does not fit a {dtype}")
+    return numbers  # type: ignore[return-value]
+
+
+def state_index(text: str, labels: tuple[str, ...]) -> int:
+    """The state a text names, as EPICS reads it into a bo/mbbo: a label, or its index."""
+    if text in labels:
+        return labels.index(text)
+    number = parse_number(text, whole=True)
+    if isinstance(number, int) and 0 <= number < len(labels):
+        return number
+    raise PutRejected(f"{text!r} is not one of the labels ({', '.join(labels)}) or an index")
+
+
+def char_bytes(values: list, text: bool) -> bytes:
+    """The bytes of a char-array put: DBR_CHAR values, or numbers (as text when ``text``).
+
+    Each element must be a byte value 0..255 (DBR_CHAR's signed -128..-1 included): nothing is
+    wrapped into a byte.
+    """
+    if text:
+        values = parse_elements(values, np.dtype(np.uint8))
+    data = bytearray()
+    for position, value in enumerate(values):
+        if not (math.isfinite(value) and value == int(value) and -128 <= value <= 255):
+            raise PutRejected(f"element {position} ({value!r}) is not a byte value 0..255")
+        data.append(int(value) & 0xFF)
+    return bytes(data)
+
+
+def decode_text(data: bytes, exact: bool) -> str:
+    """The text held in a char buffer: UTF-8 up to its terminating NUL.
+
+    NULs after the text are padding, unless ``exact`` (a PVA put ends with exactly one NUL);
+    anything else after a NUL means the text contained NUL, and is refused, as are bytes that are
+    not UTF-8.
+    """
+    end = data.find(b"\0")
+    if end >= 0:
+        rest = data[end + 1 :]
+        if (exact and rest) or rest.strip(b"\0"):
+            raise PutRejected(f"text contains a NUL character (at byte {end})")
+        data = data[:end]
+    try:
+        return data.decode()
+    except UnicodeDecodeError as error:
+        raise PutRejected(
+            f"bytes {data[error.start : error.end]!r} at byte {error.start} are not UTF-8 text"
+        ) from None
 
 
 def check_integer(value: object, low: int, high: int) -> int:
@@ -128,4 +220,8 @@ def check_array(values: object, length: int, dtype: np.dtype) -> np.ndarray:
         low, high = array.min(), array.max()
         if low < info.min or high > info.max:
             raise PutRejected(f"array values outside {dtype} range {info.min}..{info.max}")
+    if dtype.kind == "f" and array.size:
+        finite = np.abs(array[np.isfinite(array)])
+        if finite.size and finite.max() > np.finfo(dtype).max:
+            raise PutRejected(f"array values beyond the {dtype} range: {array.tolist()}")
     return array.astype(dtype, copy=True)

@@ -34,7 +34,7 @@ from .support import GET_TIMEOUT, PUT_TIMEOUT, REPO_TESTS, SOON, wait_for
 REPO = Path(__file__).resolve().parents[2]
 
 #: CA field types a test can force on a put (None: the channel's native type).
-DBR_STRING, DBR_LONG, DBR_DOUBLE = 0, 5, 6
+DBR_STRING, DBR_CHAR, DBR_LONG, DBR_DOUBLE = 0, 4, 5, 6
 CA_WIRE_TYPES = {"ca": None, "ca-double": DBR_DOUBLE, "ca-string": DBR_STRING}
 #: The status text libca gives a put the server refused (ECA_PUTFAIL).
 CA_PUT_FAILED = "Channel write request failed"
@@ -65,6 +65,77 @@ def ca_put_refused(errors: Any, name: str, value: Any, ftype: int | None) -> str
     found = wait_for(
         lambda: errors.since(mark, name), SOON, f"a CA put error for {name} = {value!r}"
     )
+    return found[0][1]
+
+
+#: libca's status of a successful request.
+ECA_NORMAL = 1
+#: CA field type → ctypes element type of a put's buffer (as libca sends it, no conversion).
+_CA_ELEMENTS = {
+    DBR_STRING: ctypes.c_char * 40,
+    1: ctypes.c_int16,  # DBR_SHORT
+    2: ctypes.c_float,  # DBR_FLOAT
+    3: ctypes.c_uint16,  # DBR_ENUM
+    DBR_CHAR: ctypes.c_uint8,
+    DBR_LONG: ctypes.c_int32,
+    DBR_DOUBLE: ctypes.c_double,
+}
+
+
+def _ca_buffer(ftype: int, values: Any) -> Any:
+    """The put buffer libca sends: ``values`` (bytes for DBR_CHAR) as ``ftype`` elements."""
+    if ftype == DBR_STRING:
+        items = [v if isinstance(v, bytes) else str(v).encode() for v in values]
+        buffer = (_CA_ELEMENTS[ftype] * len(items))()
+        for slot, item in zip(buffer, items, strict=True):
+            ctypes.memmove(slot, item, min(len(item), 40))
+        return buffer
+    return (_CA_ELEMENTS[ftype] * len(values))(*values)
+
+
+def ca_put_status(name: str, ftype: int, values: Any) -> int:
+    """A CA put-callback of exactly ``values`` as ``ftype`` (libca, no pyepics conversion).
+
+    Returns the completion's status (``ECA_NORMAL`` when the server reports success). A
+    put-callback is what ``caput -c`` and pyepics ``put(wait=True)`` send.
+    """
+    import epics
+
+    chid = ca_chid(name)
+    buffer = _ca_buffer(ftype, values)
+    done = threading.Event()
+    result: dict[str, int] = {}
+
+    def on_done(args: Any) -> None:
+        result["status"] = args.status
+        done.set()
+
+    handler = epics.dbr.make_callback(on_done, epics.dbr.event_handler_args)
+    status = epics.ca.libca.ca_array_put_callback(ftype, len(buffer), chid, buffer, handler, None)
+    assert status == ECA_NORMAL, epics.ca.message(status)
+    epics.ca.flush_io()
+    assert done.wait(PUT_TIMEOUT), f"CA put-callback to {name} did not complete"
+    return result["status"]
+
+
+def ca_raw_put(errors: Any, name: str, ftype: int, values: Any, callback: bool) -> str | None:
+    """A CA put of exactly ``values`` as ``ftype`` (libca, no pyepics conversion).
+
+    With ``callback`` (a put-callback) returns the completion's error message, or None when the
+    server reports success. Without, a plain put that the IOC must refuse: returns the error the
+    server reported.
+    """
+    import epics
+
+    if callback:
+        status = ca_put_status(name, ftype, values)
+        return None if status == ECA_NORMAL else epics.ca.message(status)
+    chid = ca_chid(name)
+    buffer = _ca_buffer(ftype, values)
+    mark = errors.mark()
+    assert epics.ca.libca.ca_array_put(ftype, len(buffer), chid, buffer) == ECA_NORMAL
+    epics.ca.flush_io()
+    found = wait_for(lambda: errors.since(mark, name), SOON, f"a CA put error for {name}")
     return found[0][1]
 
 
@@ -201,7 +272,7 @@ def run_health(ports: Ports, prefix: str, timeout: float = 2.0) -> subprocess.Co
     command = [sys.executable, "-m", "ioc", "health", "--prefix", prefix, "--timeout", str(timeout)]
     return subprocess.run(
         command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=30,
+        timeout=90,  # a loaded machine: the command's imports alone can take many seconds
     )  # fmt: skip
 
 
@@ -231,20 +302,24 @@ def fd_count(pid: int) -> int:
 # --- load workers (client subprocesses) -----------------------------------------------------------
 
 
-def worker_command(kind: str, ports: Ports, *args: str) -> tuple[list[str], dict[str, str]]:
-    """Command line and environment of one worker process against the IOC on ``ports``."""
+def worker_command(
+    kind: str, client_env: dict[str, str], *args: str
+) -> tuple[list[str], dict[str, str]]:
+    """Command line and environment of one worker process with the EPICS settings ``client_env``
+    (e.g. ``Ports.client_env()``: only the IOC on those ports)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EPICS_CA", "EPICS_PVA"))}
-    env |= ports.client_env() | {"PYTHONPATH": REPO_TESTS, "PYTHONUNBUFFERED": "1"}
+    env |= client_env | {"PYTHONPATH": REPO_TESTS, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "integration.reliability_support", kind, *args]
     return command, env
 
 
-def start_worker(kind: str, ports: Ports, log: Path, *args: str) -> subprocess.Popen:
-    command, env = worker_command(kind, ports, *args)
+def start_worker(
+    kind: str, client_env: dict[str, str], log: Path, *args: str, stdin: int = subprocess.DEVNULL
+) -> subprocess.Popen:
+    command, env = worker_command(kind, client_env, *args)
     with open(log, "wb") as err:
         return subprocess.Popen(
-            command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=err,
+            command, cwd=REPO, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=err,
         )  # fmt: skip
 
 
@@ -469,6 +544,61 @@ def flood_worker(opts: argparse.Namespace) -> dict[str, Any]:
     return counts.values
 
 
+def watch_worker(opts: argparse.Namespace) -> dict[str, Any]:
+    """Hold a CA and a PVA monitor of ``opts.pv`` until stdin closes; one JSON line per event.
+
+    Events: ``{"kind": "ca"|"pva", "value": ...}`` for updates, ``"ca-connection"`` /
+    ``"pva-error"`` for connection changes, each with ``"t"`` (``time.time()``).
+    """
+    import epics
+    from p4p.client.thread import Context
+
+    lock = threading.Lock()
+
+    def event(kind: str, value: Any) -> None:
+        with lock:
+            print(json.dumps({"kind": kind, "value": value, "t": time.time()}), flush=True)
+
+    def on_pva(value: Any) -> None:
+        if isinstance(value, Exception):
+            event("pva-error", type(value).__name__)
+        else:
+            event("pva", int(value.raw["value"]))
+
+    context = Context("pva", conf=_pva_conf(), useenv=False)
+    subscription = context.monitor(opts.pv, on_pva, notify_disconnect=True)
+    pv = epics.PV(
+        opts.pv,
+        auto_monitor=True,
+        callback=lambda value=None, **kw: event("ca", int(value)),
+        connection_callback=lambda conn=None, **kw: event("ca-connection", bool(conn)),
+    )
+    sys.stdin.read()  # the test closes stdin to end the watch
+    subscription.close()
+    pv.clear_callbacks()
+    pv.disconnect()
+    context.close()
+    return {"watched": opts.pv}
+
+
+def probe_worker(opts: argparse.Namespace) -> dict[str, Any]:
+    """A new client: one CA and one PVA get of ``opts.pv`` (names found by search)."""
+    import epics
+    from p4p.client.thread import Context
+
+    result: dict[str, Any] = {}
+    value = epics.caget(opts.pv, timeout=opts.timeout, connection_timeout=opts.timeout)
+    result["ca"] = value is not None
+    with Context("pva", conf=_pva_conf(), useenv=False) as context:
+        try:
+            context.get(opts.pv, timeout=opts.timeout)
+            result["pva"] = True
+        except Exception as error:  # any failure of the get: the client did not find the IOC
+            result["pva"] = False
+            result["pva_error"] = f"{type(error).__name__}: {error}"
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="reliability_support")
     workers = parser.add_subparsers(dest="worker", required=True)
@@ -484,8 +614,18 @@ def main(argv: list[str] | None = None) -> int:
     flood.add_argument("--per-pv", type=int, default=20, help="monitors per PV and protocol")
     flood.add_argument("--puts", type=int, default=100_000)
     flood.add_argument("--seconds", type=float, default=15.0)
+    watch = workers.add_parser("watch", help="CA and PVA monitors of one PV until stdin closes")
+    watch.add_argument("--pv", required=True)
+    probe = workers.add_parser("probe", help="a new client's CA and PVA get of one PV")
+    probe.add_argument("--pv", required=True)
+    probe.add_argument("--timeout", type=float, default=5.0)
     opts = parser.parse_args(argv)
-    run = connect_worker if opts.worker == "connect" else flood_worker
+    run = {
+        "connect": connect_worker,
+        "flood": flood_worker,
+        "watch": watch_worker,
+        "probe": probe_worker,
+    }[opts.worker]
     print(json.dumps(run(opts)), flush=True)
     return 0
 

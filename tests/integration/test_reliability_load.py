@@ -82,13 +82,13 @@ def storm(ioc, ports, tmp: Path, seconds: float, flood: bool, probe) -> list[dic
         for protocol, counts in per_protocol.items():
             log = tmp / f"connect-{protocol}-{i}.log"
             logs.append(log)
-            workers.append(start_worker("connect", ports, log, *common, *counts))
+            workers.append(start_worker("connect", ports.client_env(), log, *common, *counts))
     if flood:
         args = ["--write", ioc.pv(FLOOD_WRITE), "--per-pv", str(FLOOD_PER_PV)]
         args += [arg for path in FLOOD_FOLLOW for arg in ("--follow", ioc.pv(path))]
         args += [arg for path in FLOOD_MONITORS for arg in ("--monitor", ioc.pv(path))]
         args += ["--seconds", str(max(seconds - 5, 2))]
-        workers.append(start_worker("flood", ports, tmp / "flood.log", *args))
+        workers.append(start_worker("flood", ports.client_env(), tmp / "flood.log", *args))
         logs.append(tmp / "flood.log")
     deadline = time.monotonic() + seconds + 60
     while time.monotonic() < deadline:

@@ -1,5 +1,6 @@
 """Tests of `rogue-ioc health` against a softioc serving a heartbeat record, on private ports."""
 
+import ipaddress
 import subprocess
 import sys
 import uuid
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc.health import search_locally
+from ioc.health import broadcast_addresses, search_like_remote_clients, search_locally
 from ioc.naming import heartbeat_name
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,6 +117,33 @@ def test_no_ioc_is_unhealthy(epics_env: dict[str, str]) -> None:
 def test_wrong_prefix_is_unhealthy(heartbeat: str, epics_env: dict[str, str]) -> None:
     result = run_health(epics_env, "--prefix", heartbeat + "X", "--timeout", "0.5")
     assert result.returncode == 1
+
+
+def test_search_like_remote_clients_only_when_no_servers_are_named() -> None:
+    env = {"EPICS_PVA_ADDR_LIST": "10.1.2.3"}
+    broadcasts = broadcast_addresses()
+    why = search_like_remote_clients(env)
+    if not broadcasts:
+        assert why is not None and "no network interface" in why
+        return
+    assert why is None
+    assert env == {
+        "EPICS_CA_ADDR_LIST": " ".join(broadcasts),
+        "EPICS_CA_AUTO_ADDR_LIST": "NO",
+        "EPICS_PVA_ADDR_LIST": "10.1.2.3",
+    }
+
+
+def test_broadcast_addresses_are_the_network_side() -> None:
+    """The health check's searches go out on the network interfaces, never over loopback."""
+    for address in broadcast_addresses():
+        assert not ipaddress.IPv4Address(address).is_loopback, address
+
+
+def test_named_servers_are_kept() -> None:
+    env = {"EPICS_CA_ADDR_LIST": "a", "EPICS_PVA_ADDR_LIST": "b"}
+    assert search_like_remote_clients(env) is None
+    assert env == {"EPICS_CA_ADDR_LIST": "a", "EPICS_PVA_ADDR_LIST": "b"}
 
 
 def test_search_locally_only_when_no_servers_are_named() -> None:

@@ -116,16 +116,16 @@ FLOAT_FIELDS = {"UDFS": "NO_ALARM"}
 """Every ai/ao: NaN is a value, not EPICS's undefined (whose alarm is INVALID by default)."""
 
 KIND_TRAITS = {
-    LONG: (builder.longIn, builder.longOut, False, "scalar"),
-    INT64_KIND: (builder.int64In, builder.int64Out, False, "scalar"),
-    AI: (builder.aIn, builder.aOut, False, "scalar"),
+    LONG: (builder.longIn, builder.longOut, False, "integer"),
+    INT64_KIND: (builder.int64In, builder.int64Out, False, "integer"),
+    AI: (builder.aIn, builder.aOut, False, "real"),
     BI: (builder.boolIn, builder.boolOut, False, "state"),
     MBB: (builder.mbbIn, builder.mbbOut, False, "state"),
-    LABEL: (builder.longStringIn, builder.longStringOut, True, ""),
-    STRING: (builder.longStringIn, builder.longStringOut, False, ""),
+    LABEL: (builder.longStringIn, builder.longStringOut, True, "text"),
+    STRING: (builder.longStringIn, builder.longStringOut, False, "text"),
     WAVE: (builder.WaveformIn, builder.WaveformOut, False, "array"),
-    DISPLAY: (builder.longStringIn, builder.longStringOut, True, ""),
-    TRIGGER: (builder.longIn, builder.longOut, False, ""),
+    DISPLAY: (builder.longStringIn, builder.longStringOut, True, "text"),
+    TRIGGER: (builder.longIn, builder.longOut, False, "integer"),
 }
 
 ALARMS = {

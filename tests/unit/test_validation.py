@@ -8,6 +8,7 @@ import pytest
 
 from ioc.validation import (
     PutRejected,
+    char_bytes,
     check_array,
     check_bool,
     check_float,
@@ -15,6 +16,10 @@ from ioc.validation import (
     check_integer,
     check_label,
     check_string,
+    decode_text,
+    parse_elements,
+    parse_number,
+    state_index,
 )
 
 INF = math.inf
@@ -432,3 +437,120 @@ def test_array_rejects_integers_outside_the_dtype(dtype: str, bad: int) -> None:
 def test_array_rejects_big_unsigned_into_signed() -> None:
     with pytest.raises(PutRejected, match="outside int32 range"):
         check_array(np.array([2**63], dtype="uint64"), 1, np.dtype("int32"))
+
+
+# --- what a CA client sent as text, read as EPICS reads it ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "whole", "expected"),
+    [
+        ("5", True, 5),
+        (" -3 ", True, -3),
+        ("+7", True, 7),
+        ("2.5", False, 2.5),
+        ("1e3", False, 1000.0),
+        (".5", False, 0.5),
+        ("inf", False, math.inf),
+        ("-Infinity", False, -math.inf),
+    ],
+)
+def test_parse_number_reads_decimal_text(text: str, whole: bool, expected: object) -> None:
+    assert parse_number(text, whole) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "whole"),
+    [
+        ("2.5", True),  # an integer record's text must be an integer
+        ("1e3", True),
+        ("0x10", False),  # EPICS reads base 10 only
+        ("1_0", False),  # Python's digit separator is no number to EPICS
+        ("١٢", False),  # non-ASCII digits
+        ("1e400", False),  # overflow: EPICS refuses it
+        ("1e-400", False),  # underflow: EPICS refuses it
+        ("", False),
+        ("abc", False),
+        ("9abc", False),
+    ],
+)
+def test_parse_number_leaves_what_epics_cannot_read_as_text(text: str, whole: bool) -> None:
+    assert parse_number(text, whole) == text
+
+
+def test_parse_nan_is_a_number() -> None:
+    assert math.isnan(parse_number("nan"))
+
+
+def test_parse_elements_names_the_first_bad_element() -> None:
+    with pytest.raises(PutRejected, match=re.escape("element 1 ('bad') is not a whole number")):
+        parse_elements(["7", "bad", "x"], np.dtype("int32"))
+    with pytest.raises(PutRejected, match=r"element 1 .* does not fit a float32"):
+        parse_elements(["1", "1e39"], np.dtype("float32"))
+    with pytest.raises(PutRejected, match="does not fit a float32"):
+        parse_elements(["1e-46"], np.dtype("float32"))
+    assert parse_elements(["1", "-2.5", "nan", "inf"], np.dtype("float32"))[:2] == [1, -2.5]
+
+
+@pytest.mark.parametrize(
+    ("values", "text", "expected"),
+    [
+        ([104, 105, 0], False, b"hi\0"),
+        ([-61, -87], False, "é".encode()),  # DBR_CHAR is signed
+        (["72", "73"], True, b"HI"),
+    ],
+)
+def test_char_bytes(values: list, text: bool, expected: bytes) -> None:
+    assert char_bytes(values, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "text"),
+    [([256], False), ([1.5], False), ([math.nan], False), (["x"], True), (["300"], True)],
+)
+def test_char_bytes_refuses_what_is_no_byte(values: list, text: bool) -> None:
+    with pytest.raises(PutRejected):
+        char_bytes(values, text)
+
+
+@pytest.mark.parametrize(
+    ("data", "exact", "expected"),
+    [
+        (b"abc", False, "abc"),
+        (b"abc\0", True, "abc"),
+        (b"abc\0\0\0", False, "abc"),  # padding after the text
+        ("é ✓".encode() + b"\0", True, "é ✓"),
+        (b"", True, ""),
+    ],
+)
+def test_decode_text(data: bytes, exact: bool, expected: str) -> None:
+    assert decode_text(data, exact) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "exact", "fragment"),
+    [
+        (b"a\0b\0", False, "contains a NUL character (at byte 1)"),
+        (b"ab\0\0", True, "contains a NUL character (at byte 2)"),  # PVA: one NUL ends the text
+        (b"\xff\xfe\0", False, "are not UTF-8 text"),
+        (b"caf\xe9", False, "b'\\xe9' at byte 3 are not UTF-8 text"),
+    ],
+)
+def test_decode_text_refuses_nul_and_bad_utf8(data: bytes, exact: bool, fragment: str) -> None:
+    with pytest.raises(PutRejected, match=re.escape(fragment)):
+        decode_text(data, exact)
+
+
+def test_state_index() -> None:
+    labels = ("Zero", "One", "Five")
+    assert state_index("One", labels) == 1
+    assert state_index("2", labels) == 2
+    for text in ("3", "one", "-1", "1.0", ""):
+        with pytest.raises(PutRejected, match="is not one of the labels"):
+            state_index(text, labels)
+
+
+def test_array_refuses_values_beyond_float32() -> None:
+    with pytest.raises(PutRejected, match="beyond the float32 range"):
+        check_array([1.0, 1e39], 2, np.dtype("float32"))
+    assert np.isinf(check_array([math.inf, 1.0], 2, np.dtype("float32"))[0])
