@@ -212,7 +212,7 @@ dropin-rogue-test:
 	teardown() { $(ROGUE_COMPOSE) --profile rogue down -v --remove-orphans >/dev/null 2>&1 || true; }; \
 	teardown; trap teardown EXIT; trap 'exit 130' INT TERM; \
 	started=$$(date +%s); \
-	timeout $(ROGUE_DEADLINE) $(ROGUE_COMPOSE) --profile rogue run --rm tests-rogue; rc=$$?; \
+	timeout $(ROGUE_DEADLINE) env $(ROGUE_COMPOSE) --profile rogue run --rm tests-rogue; rc=$$?; \
 	health=$$(docker inspect -f '{{.State.Health.Status}}' $$($(ROGUE_COMPOSE) ps -q ioc-rogue) 2>/dev/null); \
 	echo "dropin-rogue-test: suite exit $$rc in $$(( $$(date +%s) - started )) s, ioc-rogue $${health:-gone}"; \
 	[ "$$health" = healthy ] || rc=1; \
