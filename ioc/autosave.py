@@ -252,6 +252,9 @@ class Autosave:
         Raises :class:`ioc.configfile.ConfigError` when the file exists but cannot be read.
         """
         self._settings = dict(settings)
+        for leftover in configfile.temporaries(self.path):
+            log.info("autosave: removing %s, left by a save that was cut short", leftover)
+            leftover.unlink(missing_ok=True)
         if not self.path.exists():
             log.info("autosave: %s does not exist yet; it is written at the first save", self.path)
             return self.restored

@@ -14,6 +14,7 @@ Nothing here touches a tree or EPICS: paths are strings, values are what YAML pa
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import tempfile
@@ -163,6 +164,11 @@ def _key(cache: dict[str, str], name: str) -> str:
     if text is None:
         text = cache[name] = _scalar(STR_TAG, name)
     return text
+
+
+def temporaries(path: Path) -> list[Path]:
+    """Temporary files of :func:`write_atomically` for ``path`` that a crash left behind."""
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
 
 
 def write_atomically(path: Path, text: str) -> None:

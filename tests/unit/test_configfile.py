@@ -117,6 +117,13 @@ def test_write_atomically_replaces_and_leaves_no_temporary(tmp_path):
     assert os.listdir(tmp_path) == ["s.yml"]
 
 
+def test_temporaries_finds_what_a_cut_short_save_leaves(tmp_path):
+    target = tmp_path / "s[1].yml"
+    (tmp_path / ".s[1].yml.abc123.tmp").write_text("half")
+    (tmp_path / ".other.yml.x.tmp").write_text("")
+    assert configfile.temporaries(target) == [tmp_path / ".s[1].yml.abc123.tmp"]
+
+
 def test_write_atomically_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     target = tmp_path / "s.yml"
     target.write_text("old\n")
