@@ -110,6 +110,8 @@ OUT_DEFAULTS: dict[str, Any] = {"OMSL": "supervisory"}
 LINE_CACHE = 20000
 #: Longest record name EPICS accepts (PVNAME_STRINGSZ without the NUL).
 MAX_NAME = 60
+#: Array element types softioc's builder has no FTVL for; EPICS 7 waveforms hold them.
+WIDE_FTVL = {"int64": "INT64", "uint64": "UINT64"}
 
 
 def _installed(package: str) -> tuple[int, ...]:
@@ -352,7 +354,7 @@ def _array_fields(kind: Kind, record_fields: dict[str, Any], device_args: dict[s
         ftvl, info = "CHAR", 'info(Q:form, "String")\n'
     else:
         dtype = np.dtype(record_fields.pop("datatype"))
-        ftvl, info = builder.NumpyDtypeToDbf[dtype.name], ""
+        ftvl, info = builder.NumpyDtypeToDbf.get(dtype.name) or WIDE_FTVL[dtype.name], ""
     if length <= 0:
         raise ValueError(f"an array needs at least one element, not {length}")
     record_fields["NELM"] = length

@@ -39,6 +39,8 @@ ENV_DEFAULTS = {
     "IOC_DUMP": "",
     "IOC_LOG_LEVEL": "INFO",
     "IOC_READ_PERIOD": "0",
+    "IOC_CAPACITY": "",
+    "IOC_CAPACITY_FILE": "",
     "IOC_HEALTH_TIMEOUT": "3",
     "IOC_AUTOSAVE": "",
     "IOC_AUTOSAVE_PERIOD": "60",
@@ -218,6 +220,19 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="put PVs into an access security group: ASG=group:NAME or ASG=PATH_PATTERN; "
         "repeatable, first match wins (env IOC_ASG, space separated)",
     )
+    serve.add_argument(
+        "--capacity",
+        action="append",
+        metavar="PATH=SIZE",
+        help="buffer size of a growing string/array PV (bytes, or 64k, 4M); PATH may be a "
+        "pattern like 'root.*.Data'; repeatable or comma-separated (env IOC_CAPACITY)",
+    )
+    serve.add_argument(
+        "--capacity-file",
+        default=env["IOC_CAPACITY_FILE"],
+        metavar="FILE",
+        help="YAML or JSON {PATH: SIZE} of buffer sizes, under --capacity (env IOC_CAPACITY_FILE)",
+    )
 
     health = commands.add_parser("health", help="check a running IOC; exit 0 healthy, 1 not")
     health.add_argument(
@@ -285,21 +300,47 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
         opts.dump = opts.dump or None
         opts.acf = opts.acf or None
         opts.asg = opts.asg or env["IOC_ASG"].split()
+        opts.capacity = groups(opts.capacity or [env["IOC_CAPACITY"]]) or []
+        opts.capacity_file = opts.capacity_file or None
     return opts
+
+
+def load_mapping(fname: str, what: str) -> Any:
+    """The data of a YAML or JSON (`.json`) file; `what` names the file in errors."""
+    try:
+        text = Path(fname).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {what} {fname}: {exc}") from exc
+    is_json = fname.lower().endswith(".json")
+    try:
+        return json.loads(text) if is_json else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        kind = "JSON" if is_json else "YAML"
+        raise CliError(f"{what} {fname} is not valid {kind}: {_parse_error(exc)}") from exc
+
+
+def load_capacities(items: Sequence[str], fname: str | None) -> dict[str, int]:
+    """`{path pattern: bytes}` from a capacity file with `PATH=SIZE` items laid over it."""
+    from ioc.capacity import parse_items, parse_size
+
+    result: dict[str, int] = {}
+    if fname:
+        data = load_mapping(fname, "capacity file")
+        if not isinstance(data, dict):
+            raise CliError(f"capacity file {fname} must be a mapping of variable path to size")
+        try:
+            result = {str(path): parse_size(str(size)) for path, size in data.items()}
+        except ValueError as exc:
+            raise CliError(f"capacity file {fname}: {exc}") from exc
+    try:
+        return result | parse_items(items)
+    except ValueError as exc:
+        raise CliError(f"--capacity: {exc}") from exc
 
 
 def load_pvmap(fname: str) -> dict[str, str]:
     """The `{variable path: PV name}` mapping in a YAML or JSON (`.json`) file."""
-    try:
-        text = Path(fname).read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read pvmap {fname}: {exc}") from exc
-    is_json = fname.lower().endswith(".json")
-    try:
-        data = json.loads(text) if is_json else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        kind = "JSON" if is_json else "YAML"
-        raise CliError(f"pvmap {fname} is not valid {kind}: {_parse_error(exc)}") from exc
+    data = load_mapping(fname, "pvmap")
     if not isinstance(data, dict) or not data:
         raise CliError(f"pvmap {fname} must be a non-empty mapping of variable path to PV name")
     bad = [
@@ -404,6 +445,7 @@ def start_server(root: Any, opts: argparse.Namespace, pvmap: dict[str, str] | No
         readPeriod=opts.read_period,
         autosave=autosave,
         accessSecurity=security,
+        capacities=load_capacities(opts.capacity, opts.capacity_file),
     )
     try:
         root.start()
@@ -455,10 +497,22 @@ def force_exit_after(timeout: float) -> None:
     timer.start()
 
 
+def configure_logging(level: str) -> None:
+    """Log to stderr; `level` applies to the IOC's own loggers (`ioc`) only.
+
+    The root logger keeps Python's default level (WARNING), as when the tree runs on its own:
+    pyrogue mirrors what reaches its `pyrogue` logger into the Root's SystemLog, so lowering the
+    root level would fill SystemLog with the tree's INFO/DEBUG lines.
+    """
+    logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr)
+    logging.getLogger("ioc").setLevel(level)
+
+
 def serve(opts: argparse.Namespace) -> int:
     """Serve the Root until SIGTERM/SIGINT; returns the exit code."""
     pvmap = load_pvmap(opts.pvmap) if opts.pvmap else None
-    logging.basicConfig(level=opts.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    load_capacities(opts.capacity, opts.capacity_file)  # a mistake fails before the Root starts
+    configure_logging(opts.log_level)
     if opts.simulate_pyrogue:
         from sim.pyrogue_shim import install
 

@@ -27,6 +27,7 @@ import numpy as np
 from softioc import alarm
 
 from . import _softioc, puttrap
+from .capacity import Capacities
 from .dispatch import PutDispatcher, own_push, pushing, skip_dispatch
 from .kinds import Mapping, UnservableValue, description, resolve
 from .naming import RecordName
@@ -95,10 +96,16 @@ class EpicsPvHolder:
     :meth:`start` after it.
     """
 
-    def __init__(self, var: Any, name: RecordName, dispatcher: PutDispatcher) -> None:
+    def __init__(
+        self,
+        var: Any,
+        name: RecordName,
+        dispatcher: PutDispatcher,
+        capacities: Capacities | None = None,
+    ) -> None:
         self.var = var
         self.name = name
-        self.mapping: Mapping = resolve(var)
+        self.mapping: Mapping = resolve(var, capacities)
         self.writable = writable(var, self.mapping.writable)
         self._dispatcher = dispatcher
         self._lock = threading.Lock()
@@ -109,6 +116,7 @@ class EpicsPvHolder:
         self._write_failed = False
         self._read_failed = False
         self._last_log: dict[str, float] = {}
+        self._unservable = False  # logged once until a value is served again
         self._started = False
         self._early: Any = None
         self._after_write = False
@@ -134,6 +142,8 @@ class EpicsPvHolder:
                 "always_update": True,
                 "blocking": True,
             }
+        else:
+            extra["ASG"] = puttrap.READ_ONLY_GROUP  # CA clients see no write access
         alias = self.name.full if self.name.aliased else None
         return self.mapping.create(self.name.record, self.writable, initial, alias, **extra)
 
@@ -143,7 +153,8 @@ class EpicsPvHolder:
         try:
             return self.mapping.to_record(vv), self._alarm_of(vv)
         except UnservableValue as error:
-            self._warn("unservable", "%s: initial value not served: %s", self.name.full, error)
+            self._unservable = True
+            log.warning("%s: initial value not served: %s", self.name.full, error)
             return self.mapping.blank, UNSERVABLE
 
     def start(self) -> None:
@@ -209,10 +220,16 @@ class EpicsPvHolder:
     def _render(self, vv: Any) -> tuple[Any, tuple[int, int]]:
         """The record value and alarm state for ``vv``."""
         try:
-            return self.mapping.to_record(vv), self._alarm_of(vv)
+            value = self.mapping.to_record(vv)
         except UnservableValue as error:
-            self._warn("unservable", "%s: value not served: %s", self.name.full, error)
+            if not self._unservable:  # one line when it starts, one when it ends
+                self._unservable = True
+                log.warning("%s: value not served: %s", self.name.full, error)
             return self.record.get(), UNSERVABLE
+        if self._unservable:
+            self._unservable = False
+            log.info("%s: values are served again", self.name.full)
+        return value, self._alarm_of(vv)
 
     def _alarm_of(self, vv: Any) -> tuple[int, int]:
         if self._write_failed:

@@ -7,6 +7,7 @@ values through them without any per-update type dispatch.
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from collections.abc import Callable
@@ -16,20 +17,22 @@ from typing import Any
 import numpy as np
 from softioc import builder
 
-from . import _softioc
+from . import _softioc, capacity
+from .capacity import Capacities
 from .validation import (
-    PutRejected,
     check_array,
     check_bool,
     check_float,
     check_index,
     check_integer,
+    check_integer_text,
     check_label,
+    check_literal,
     check_string,
 )
 
 #: Buffer size (bytes, NUL included) of a string record when the type gives no length.
-DEFAULT_STRING_CAPACITY = 4096
+DEFAULT_STRING_CAPACITY = capacity.TEXT
 #: mbbi/mbbo hold at most 16 states whose labels have at most 25 characters.
 MBB_MAX_STATES = 16
 MBB_MAX_LABEL = 25
@@ -66,16 +69,18 @@ _FLOAT_TYPES = frozenset({"float"})
 _INT_PATTERN = re.compile(r"(U?)Int(?:BE)?(\d+)(?:BE)?")
 _FLOAT_PATTERN = re.compile(r"(?:Float|Double|BFloat|TensorFloat)(?:BE)?(\d+)(?:BE)?")
 _STRING_PATTERN = re.compile(r"String(?:BE)?\((\d+)\)")
-_ARRAY_PATTERN = re.compile(r"([a-z]+\d+)\((\d+),\)")
+_ARRAY_PATTERN = re.compile(r"([a-z]+\d+)\(((?:\d+, ?)*\d*)\)")
 _PRECISION_PATTERN = re.compile(r"\{[^}]*:[^}]*\.(\d+)[eEfFgG%]\}")
 #: numpy dtypes a softioc waveform can carry (FTVL follows the dtype).
 _WAVEFORM_DTYPES = frozenset(
-    {"int8", "uint8", "int16", "uint16", "int32", "uint32", "float32", "float64"}
+    {"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"}
 )
+#: Python types of display text that is parsed back as a literal (as pyrogue's parseDisp does).
+_LITERAL_TYPES = (list, dict, tuple)
 
 
 class UnservableValue(ValueError):
-    """A tree value that the record cannot hold (e.g. a UInt64 above 2**63-1)."""
+    """A tree value that the record cannot hold (e.g. text longer than the record's buffer)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,14 @@ class Mapping:
     fields: dict[str, Any] = field(default_factory=dict)
     writes_text: bool = False
     writable: bool = True
+
+    @property
+    def buffer_bytes(self) -> int:
+        """Bytes of the record's value buffer (an array's or a text's whole capacity)."""
+        length = self.fields.get("length")
+        if length is None:
+            return 8
+        return int(length) * np.dtype(self.fields.get("datatype", "uint8")).itemsize
 
     def create(
         self, name: str, out: bool, initial: Any, alias: str | None = None, **callbacks: Any
@@ -337,59 +350,143 @@ def _string(capacity: int, max_chars: int | None) -> Mapping:
     )
 
 
-def _waveform(dtype: np.dtype, length: int) -> Mapping:
+def _wide_integer(var: Any, low: int, high: int) -> Mapping:
+    """An integer wider than int64 (UInt64, UInt128, …): a text record of its display text.
+
+    No EPICS number holds every value of such a type exactly (CA has no 64-bit integer at all,
+    and the int64 records are signed), so the record holds the text pyrogue displays (``0x…`` for
+    its UInt model), which every client reads exactly. A put is that text, or any integer written
+    in decimal, ``0x``, ``0o`` or ``0b``, checked against the type's range and the Variable's
+    minimum/maximum.
+    """
+    put_low, put_high = _intersect(low, high, _limit(var, "minimum"), _limit(var, "maximum"))
+    put_low, put_high = math.ceil(put_low), math.floor(put_high)
+    # Binary with a sign and a prefix is the longest exact form; then the NUL and a spare byte.
+    size = max(low.bit_length(), high.bit_length()) + 5
+
+    def to_record(vv: Any) -> str:
+        value = int(vv.value)
+        text = vv.valueDisp
+        try:
+            exact = int(str(text).strip(), 0) == value
+        except ValueError:
+            exact = False
+        text = text if exact else f"{value:#x}"
+        if len(text) + 2 > size:
+            raise UnservableValue(f"{value} does not fit the type's range {low}..{high}")
+        return text
+
+    return Mapping(
+        kind="lsi/lso (integer text)",
+        make_in=builder.longStringIn,
+        make_out=builder.longStringOut,
+        to_record=to_record,
+        from_record=lambda v: check_integer_text(v, put_low, put_high),
+        blank="",
+        sent="text",
+        fields={"length": size},
+    )
+
+
+def _array_shape(var: Any, value: Any) -> tuple[np.dtype, tuple[int, ...]] | None:
+    """The element type and shape of an array Variable, from its value or else its typeStr."""
+    if isinstance(value, np.ndarray):
+        return value.dtype, value.shape
+    match = _ARRAY_PATTERN.fullmatch(str(var.typeStr))
+    if match is None:
+        return None
+    shape = tuple(int(n) for n in match.group(2).replace(" ", "").split(",") if n)
+    return np.dtype(match.group(1)), shape
+
+
+def _fixed_length(var: Any) -> bool:
+    """True for a RemoteVariable: its array length is fixed by its registers."""
+    return any(cls.__name__ == "RemoteVariable" for cls in type(var).__mro__)
+
+
+def _waveform(var: Any, dtype: np.dtype, shape: tuple[int, ...], capacities: Capacities) -> Mapping:
+    """A numeric array: a waveform of the flattened (C order) values, NORD = the current size.
+
+    An array of a RemoteVariable keeps its length: NELM is the length plus one spare element
+    (the CA server cuts an overlong put to NELM silently, so the spare element lets an overlong
+    put arrive overlong and be refused). Any other array may change length (a stream receiver's
+    last frame, an array a LocalVariable appends to): NELM follows the capacity policy and NORD
+    the current length. A put must have the Variable's current number of elements; an N-D
+    array's put is reshaped to its current shape.
+    """
+    size = math.prod(shape)
+    fixed = _fixed_length(var)
+    nelm = size + 1
+    if not fixed:
+        nelm = max(nelm, capacities.growing_array(var.path) // dtype.itemsize)
+
     def to_record(vv: Any) -> np.ndarray:
         array = np.asarray(vv.value)
-        if array.shape != (length,):
-            raise UnservableValue(f"array of shape {array.shape}, expected ({length},)")
-        return array.astype(dtype, copy=False)
+        if array.size >= nelm:  # the spare element stays free (see above)
+            raise UnservableValue(f"array of {array.size} elements, the record holds {nelm - 1}")
+        flat = array.reshape(-1)
+        if flat.dtype == dtype:
+            return flat
+        converted = flat.astype(dtype)
+        if not np.array_equal(converted, flat, equal_nan=dtype.kind == "f"):
+            raise UnservableValue(f"array of {array.dtype} does not fit the record's {dtype}")
+        return converted
 
-    # One spare element: a client that sends too many elements is cut to NELM by the server
-    # without notice, so NELM = length + 1 lets an overlong put arrive overlong and be refused.
+    def from_record(values: Any) -> np.ndarray:
+        current = shape if fixed else np.shape(var.get(read=False))
+        return check_array(values, math.prod(current), dtype).reshape(current)
+
     return Mapping(
         kind="waveform",
         make_in=builder.WaveformIn,
         make_out=builder.WaveformOut,
         to_record=to_record,
-        from_record=lambda v: check_array(v, length, dtype),
-        blank=np.zeros(length, dtype),
+        from_record=from_record,
+        blank=np.zeros(min(size, nelm), dtype),
         sent="array",
-        fields={"length": length + 1, "datatype": dtype},
+        fields={"length": nelm, "datatype": dtype},
     )
 
 
-def _display_text(var: Any) -> Mapping:
-    """Anything else: the record holds ``valueDisp``; writable only if parseDisp round-trips."""
+def _display_text(var: Any, value: Any, display: str, size: int) -> Mapping:
+    """Anything else: the record holds ``valueDisp``.
 
-    def parse(text: Any) -> str:
-        text = check_string(text, None, DEFAULT_STRING_CAPACITY)
-        try:
-            var.parseDisp(text)
-        except Exception as error:
-            raise PutRejected(f"{text!r} does not parse: {error}") from error
-        return text
-
+    Writable when the display text of the current value parses back to it as a Python literal
+    (lists, dicts, tuples shown with pyrogue's default ``'{}'``); a put is parsed the same way
+    and must give a value of the same type. Decided from the value itself: nothing calls into
+    the tree, so serving a Variable of an odd type (a matplotlib figure) logs nothing there.
+    """
+    kind = type(value)
+    writable = isinstance(value, _LITERAL_TYPES) and _literal_of(display) == value
     return Mapping(
         kind="lsi/lso (display text)",
         make_in=builder.longStringIn,
         make_out=builder.longStringOut,
-        to_record=_text_to_record(DEFAULT_STRING_CAPACITY),
-        from_record=parse,
+        to_record=_text_to_record(size),
+        from_record=lambda text: check_literal(text, kind, size),
         blank="",
         sent="text",
-        fields={"length": DEFAULT_STRING_CAPACITY},
-        writes_text=True,
-        writable=_round_trips(var),
+        fields={"length": size},
+        writable=writable,
     )
 
 
-def _round_trips(var: Any) -> bool:
-    """True when ``parseDisp(genDisp(value))`` gives the value back."""
+def _literal_of(text: str) -> Any:
+    """The Python literal written in ``text``, or a marker that equals nothing."""
     try:
-        value = var.get(read=False)
-        return bool(var.parseDisp(var.genDisp(value)) == value)
-    except Exception:
+        return ast.literal_eval(text)
+    except Exception:  # any text that is not a literal: not writable, whatever the reason
+        return _NOT_A_LITERAL
+
+
+class _NotALiteral:
+    def __eq__(self, other: object) -> bool:
         return False
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_NOT_A_LITERAL = _NotALiteral()
 
 
 def _no_argument() -> Mapping:
@@ -404,11 +501,14 @@ def _no_argument() -> Mapping:
     )
 
 
-def resolve(var: Any) -> Mapping:
+def resolve(var: Any, capacities: Capacities | None = None) -> Mapping:
     """Return the record mapping of ``var`` (a pyrogue Variable or Command).
 
-    Raises ``TypeError`` for a type this table cannot serve at all.
+    ``capacities`` sizes the records of values that can grow (text, arrays of a
+    LocalVariable); the built-in defaults of :mod:`ioc.capacity` apply without it.
+    Nothing here writes to the tree or calls into it beyond reading the current value.
     """
+    capacities = capacities or Capacities()
     if getattr(var, "isCommand", False) and not getattr(var, "arg", True):
         return _no_argument()
     type_str = str(var.typeStr)
@@ -425,19 +525,22 @@ def resolve(var: Any) -> Mapping:
         low, high = int_range
         if INT32[0] <= low and high <= INT32[1]:
             return _integer(var, low, high, builder.longIn, builder.longOut, "longin/longout")
-        return _integer(var, low, high, builder.int64In, builder.int64Out, "int64in/int64out")
+        if INT64[0] <= low and high <= INT64[1]:
+            return _integer(var, low, high, builder.int64In, builder.int64Out, "int64in/int64out")
+        return _wide_integer(var, low, high)
     if type_str in _FLOAT_TYPES or _FLOAT_PATTERN.fullmatch(type_str):
         return _floating(var)
-    if type_str == "str":
-        return _string(DEFAULT_STRING_CAPACITY, None)
     string = _STRING_PATTERN.fullmatch(type_str)
     if string:
         size = int(string.group(1))
         return _string(size + 1, max(size - 1, 0))
-    array = _ARRAY_PATTERN.fullmatch(type_str)
-    if array and array.group(1) in _WAVEFORM_DTYPES:
-        return _waveform(np.dtype(array.group(1)), int(array.group(2)))
-    return _display_text(var)
+    if type_str == "str":
+        return _string(capacities.text(var.path), None)
+    vv = var.getVariableValue(read=False)
+    array = _array_shape(var, vv.value)
+    if array is not None and array[0].name in _WAVEFORM_DTYPES:
+        return _waveform(var, array[0], array[1], capacities)
+    return _display_text(var, vv.value, str(vv.valueDisp), capacities.text(var.path))
 
 
 def fit_bytes(text: str, size: int) -> str:

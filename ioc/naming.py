@@ -1,8 +1,10 @@
-"""PV names for served Variables (SPEC §4): path → name, the 60-character limit, short names.
+"""PV names for served Variables: path → name, the 60-character limit, short names.
 
 Pure functions. An EPICS record name is at most 60 characters; a longer full PV name is served
 through a deterministic short record name with the full name as a record alias, so clients on
-both protocols use the readable full name. Names are checked, never mangled: a character EPICS
+both protocols use the readable full name. The short name is the one Rogue's own epicsV7 server
+gives (`<base>:tail_<10 hex of sha1("<base>:<suffix>")>`), so lists made for it keep working.
+Names are checked, never mangled: a character EPICS
 does not allow, an overlong base or two owners of one name is a `NamingError` naming the culprits.
 """
 
@@ -14,8 +16,11 @@ from dataclasses import dataclass
 MAX_RECORD_NAME = 60
 """EPICS record name limit (characters). Aliases may be longer."""
 
-HASH_CHARS = 12
-"""Hex characters of the sha1 of the full name used as a short record name's suffix."""
+HASH_CHARS = 10
+"""Hex characters of the sha1 of the full name in a short record name (as Rogue's epicsV7)."""
+
+SHORT_TAG = "tail_"
+"""What a short record name's suffix starts with (as Rogue's epicsV7)."""
 
 IOC_PVS = {"heartbeat": "IOC:Heartbeat"}
 """Suffixes (after `<base>:`) of the PVs the IOC serves about itself."""
@@ -59,9 +64,14 @@ def heartbeat_name(base: str) -> str:
 
 
 def short_name(base: str, full: str) -> str:
-    """Deterministic short record name for `full`: `<base>:` + the first hex digits of its sha1."""
-    digest = hashlib.sha1(full.encode()).hexdigest()[:HASH_CHARS]
-    return f"{base}:{digest}"
+    """Rogue epicsV7's short record name for `full`: `<base>:tail_<first 10 hex of a sha1>`.
+
+    The sha1 is of `<base>:<suffix>`, the suffix being `full` after `<base>:`; a name that is not
+    under `base` (possible with a pvMap) is its own suffix, exactly as Rogue computes it.
+    """
+    hashed = full if full.startswith(f"{base}:") else f"{base}:{full}"
+    digest = hashlib.sha1(hashed.encode()).hexdigest()[:HASH_CHARS]
+    return f"{base}:{SHORT_TAG}{digest}"
 
 
 def name_problem(name: str) -> str | None:
@@ -93,10 +103,11 @@ def plan_names(
     problem = name_problem(base)
     if problem:
         raise NamingError(f"PV prefix {base!r} is not usable: {problem}")
-    short_length = len(base) + 1 + HASH_CHARS
+    short_length = len(base) + 1 + len(SHORT_TAG) + HASH_CHARS
     if short_length > MAX_RECORD_NAME:
         raise NamingError(
-            f"PV prefix {base!r} is too long: short record names '<prefix>:<{HASH_CHARS} hex>' "
+            f"PV prefix {base!r} is too long: short record names "
+            f"'<prefix>:{SHORT_TAG}<{HASH_CHARS} hex>' "
             f"would have {short_length} characters, the EPICS limit is {MAX_RECORD_NAME}"
         )
 

@@ -36,6 +36,8 @@ from ._softioc import TrapListener, channel_target, disp_field, install_trap
 
 #: Everyone may read and write, as without access security; every write is trapped.
 ACCESS_RULES = Path(__file__).with_name("trapwrite.acf")
+#: The access security group of In records (RO Variables): everyone may read, nobody write.
+READ_ONLY_GROUP = "READONLY"
 
 DBR_STRING = 0
 DBR_CHAR = 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ from softioc import alarm, builder, softioc
 
 from . import _softioc, access, configpvs, puttrap
 from .autosave import Autosave, settings_of
+from .capacity import Capacities
 from .dispatch import PutDispatcher
 from .holder import EpicsPvHolder, tree_activity
 from .naming import RecordName, heartbeat_name
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 SWITCH_INTERVAL = 0.0005
 #: The heartbeat shows INVALID when the tree has delivered no update for this many seconds.
 STALE_AFTER = 5.0
+#: Room for the CA message header and the DBR metadata on top of the largest record's buffer.
+CA_ARRAY_HEADROOM = 16 * 1024
 
 _running_server: EpicsPvServer | None = None
 
@@ -49,6 +53,8 @@ class EpicsPvServer:
     pyrogue YAML config file: restored before the IOC serves, saved while it runs.
     ``accessSecurity`` loads a lab's EPICS access security rules, or serves everything read-only,
     and chooses the ASG of PVs by group or path (see :mod:`ioc.access`).
+    ``capacities`` ({path or pattern: bytes}) overrides the buffer size of values that can grow
+    (text, arrays of LocalVariables).
 
     The server registers with ``root.addProtocol``; the Root starts and stops it.
     """
@@ -63,6 +69,7 @@ class EpicsPvServer:
         readPeriod: float = 0.0,
         autosave: Autosave | None = None,
         accessSecurity: access.AccessSecurity | None = None,
+        capacities: dict[str, int] | None = None,
     ) -> None:
         self._base = base
         self._root = root
@@ -73,6 +80,7 @@ class EpicsPvServer:
         self._autosave = autosave
         self._access = accessSecurity
         self._config_commands: tuple[str, ...] = ()
+        self._capacities = Capacities(dict(capacities or {}))
         self._names: dict[str, RecordName] = {}
         self._holders: list[EpicsPvHolder] = []
         self._dispatcher: PutDispatcher | None = None
@@ -87,18 +95,18 @@ class EpicsPvServer:
         return {path: name.full for path, name in self._names.items()}
 
     def dump(self, fname: str | None = None) -> None:
-        """Write one ``PVNAME -> path  [access]`` line per PV to ``fname``, or print them.
+        """Write one line per PV to ``fname``, or print them.
 
-        The access is the Variable's mode as served (RW, RO, WO; RO where the record takes no
-        puts) or, for a Command, ``command`` or ``command with argument``. An aliased PV (full
-        name over 60 characters) also names its short record.
+        Each line starts as Rogue's epicsV7 writes it: ``PVNAME -> path``, followed for an
+        aliased PV (full name over 60 characters) by ``  (CA: SHORT)``, its short record. Then
+        comes ``  [access]``: the Variable's mode as served (RW, RO, WO; RO where the record
+        takes no puts) or, for a Command, ``command`` or ``command with argument``.
         """
         access = {holder.var.path: _access(holder) for holder in self._holders}
         lines = []
         for path, name in self._names.items():
-            marker = f"  [{access[path]}]"
-            if name.aliased:
-                marker += f"  [record {name.record}]"
+            marker = f"  (CA: {name.record})" if name.aliased else ""
+            marker += f"  [{access[path]}]"
             lines.append(f"{name.full} -> {path}{marker}")
         text = "\n".join(lines) + "\n"
         if fname is None:
@@ -161,14 +169,19 @@ class EpicsPvServer:
         """Holders, their records and the heartbeat, loaded; returns the heartbeat record."""
         self._dispatcher = PutDispatcher()
         self._holders = [
-            EpicsPvHolder(var, self._names[path], self._dispatcher)
+            EpicsPvHolder(var, self._names[path], self._dispatcher, self._capacities)
             for path, (var, _) in variables.items()
         ]
         beat = _softioc.create(
-            builder.longIn, self.heartbeat, initial_value=0, DESC="rogue-ioc heartbeat"
+            builder.longIn,
+            self.heartbeat,
+            initial_value=0,
+            DESC="rogue-ioc heartbeat",
+            ASG=puttrap.READ_ONLY_GROUP,
         )
         if self._autosave is not None:
             self._config_commands = configpvs.ConfigPvs(self._base, self._autosave).command_names
+        _allow_ca_arrays(max((h.mapping.buffer_bytes for h in self._holders), default=0))
         _softioc.load_database()
         return beat
 
@@ -249,3 +262,19 @@ def _access(holder: EpicsPvHolder) -> str:
     if var.isCommand:
         return "command with argument" if getattr(var, "arg", False) else "command"
     return str(var.mode) if holder.writable else "RO"
+
+
+def _allow_ca_arrays(largest: int) -> None:
+    """Let the CA server send the largest record whole (call before ``iocInit``).
+
+    The CA server refuses to send a value larger than ``EPICS_CA_MAX_ARRAY_BYTES`` (16 kB by
+    default); it is raised to fit the largest record when set lower. Clients need it as well.
+    """
+    needed = largest + CA_ARRAY_HEADROOM
+    try:
+        configured = int(os.environ.get("EPICS_CA_MAX_ARRAY_BYTES", "0"))
+    except ValueError:
+        configured = 0
+    if configured < needed:
+        os.environ["EPICS_CA_MAX_ARRAY_BYTES"] = str(needed)
+        log.info("EPICS_CA_MAX_ARRAY_BYTES set to %d for the largest record", needed)

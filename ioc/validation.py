@@ -6,6 +6,7 @@ person can act on. Nothing here clamps, wraps or truncates: a value that does no
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 import sys
@@ -211,6 +212,11 @@ def check_array(values: object, length: int, dtype: np.dtype) -> np.ndarray:
     if array.ndim != 1 or array.shape[0] != length:
         got = array.shape[0] if array.ndim == 1 else array.shape
         raise PutRejected(f"array of {got} elements, expected exactly {length}")
+    return _elements(array, dtype)
+
+
+def _elements(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``array`` as ``dtype`` if every element is a number that ``dtype`` holds exactly."""
     if array.dtype.kind not in "biuf":
         raise PutRejected(f"array of {array.dtype} is not numeric")
     if dtype.kind in "iu" and array.size:
@@ -225,3 +231,35 @@ def check_array(values: object, length: int, dtype: np.dtype) -> np.ndarray:
         if finite.size and finite.max() > np.finfo(dtype).max:
             raise PutRejected(f"array values beyond the {dtype} range: {array.tolist()}")
     return array.astype(dtype, copy=True)
+
+
+def check_integer_text(text: object, low: int, high: int) -> int:
+    """Return the integer written in ``text`` ("0x1F", "31", "0b11111") if inside ``[low, high]``.
+
+    For integers wider than any EPICS number, which are served as their display text.
+    """
+    if not isinstance(text, str):
+        raise PutRejected(f"{text!r} is not a string")
+    try:
+        value = int(text.strip(), 0)
+    except ValueError:
+        raise PutRejected(f"{text!r} is not an integer (decimal, 0x, 0o or 0b)") from None
+    if not low <= value <= high:
+        raise PutRejected(f"{text.strip()} is outside the range {low:#x}..{high:#x}")
+    return value
+
+
+def check_literal(text: object, kind: type, capacity: int) -> object:
+    """Return the Python literal written in ``text`` if it is a ``kind`` (a list, a dict, …).
+
+    Parsed with ``ast.literal_eval``, as pyrogue parses such display text, but without calling
+    into the tree, so a bad put leaves no trace in the tree's log.
+    """
+    text = check_string(text, None, capacity)
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+        raise PutRejected(f"{text!r} is not a Python literal: {error}") from None
+    if type(value) is not kind:
+        raise PutRejected(f"{text!r} is a {type(value).__name__}, expected a {kind.__name__}")
+    return value

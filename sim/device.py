@@ -8,6 +8,8 @@ Root's update thread, so remote clients can exercise error paths through PVs.
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import threading
 import time
@@ -34,13 +36,25 @@ from sim.tree import (
 
 __all__ = ["SimRoot", "UpTimeCounter"]
 
+#: The tree's logger family; SimRoot mirrors it into SystemLog as pyrogue does with 'pyrogue'.
+_treeLog = logging.getLogger("sim")
+
 MEMORY_SIZE = 0x3000
-VERSION_BASE, ADC_BASE, TYPES_BASE = 0x0000, 0x0200, 0x0400
+VERSION_BASE, ADC_BASE, TYPES_BASE, IDENTITY_BASE = 0x0000, 0x0200, 0x0400, 0x0600
 FAULTY_BASE, SLOW_BASE, BLOCK_SIZE = 0x1000, 0x2000, 0x1000
 UPTIME_OFFSET = 0x08
 FPGA_VERSION = 0x01020304
 DEVICE_DNA = 0x0123456789ABCDEF
 BUILD_STAMP = "rogue-ioc simulator (sim.device)"
+#: AxiVersion-like identity registers: (name, bits, offset, value, mode), top bits set.
+IDENTITY_ROWS = (
+    ("FdSerial", 64, 0x00, 0xF0E1D2C3B4A59687, "RO"),
+    ("DeviceDna", 128, 0x10, 0x8123456789ABCDEF0FEDCBA987654321, "RO"),
+    ("GitHash", 160, 0x20, 0xC0FFEE00DEADBEEF0123456789ABCDEF87654321, "RO"),
+    ("UserId", 128, 0x40, 0x80000000000000000000000000000001, "RW"),
+)
+#: SystemLog keeps at most this many records, as a pyrogue Root's default ``maxLog``.
+MAX_LOG = 1000
 # (bit size, offset) of the integer rows of root.Types
 _UINT_ROWS = ((8, 0x10), (16, 0x18), (31, 0x20), (32, 0x28), (48, 0x30), (64, 0x38))
 _INT_ROWS = ((8, 0x40), (16, 0x48), (32, 0x50), (64, 0x58))
@@ -306,6 +320,7 @@ class SimControl(Device):
         self._simMemory = memory
         self.add(
             [
+                LocalCommand(name="LogWarning", value="", function=self._logWarning),
                 LocalVariable(name="ReadFault", value=False, localSet=self._applyFaults),
                 LocalVariable(name="WriteFault", value=False, localSet=self._applyFaults),
                 LocalVariable(
@@ -319,6 +334,9 @@ class SimControl(Device):
                 LocalCommand(name="Wedge", value=0.0, function=self._wedge),
             ]
         )
+
+    def _logWarning(self, arg: str) -> None:
+        _treeLog.warning("SimControl: %s", arg)
 
     def _applyFaults(self) -> None:
         self._simMemory.injectFault(
@@ -335,6 +353,97 @@ class SimControl(Device):
         if not 0 <= arg <= 60:
             raise ValueError(f"Wedge takes 0..60 seconds, not {arg!r}")
         root.holdUpdates(arg)
+
+
+class Identity(Device):
+    """AxiVersion-like identity registers of 64, 128 and 160 bits holding values ≥ 2**(bits-1)."""
+
+    def __init__(self, *, memBase: MemoryEmulator, **kwargs: Any) -> None:
+        super().__init__(memBase=memBase, offset=IDENTITY_BASE, **kwargs)
+        self.add(
+            [
+                RemoteVariable(
+                    name=name, offset=offset, bitSize=bits, base=UInt, mode=mode, value=value
+                )
+                for name, bits, offset, value, mode in IDENTITY_ROWS
+            ]
+        )
+
+
+class Stream(Device):
+    """A stream receiver's last frame: ``Data`` (pyrogue's ``UInt8[np]``) changes length per frame.
+
+    ``SendFrame(n)`` delivers a frame of ``n`` bytes (byte ``i`` is ``(i + count) % 256``, count
+    being the frame number), as pyrogue's DataReceiver stores each frame it accepts.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add(
+            [
+                LocalVariable(
+                    name="Data", value=np.zeros(1, np.uint8), typeStr="UInt8[np]", disp=""
+                ),
+                LocalVariable(name="FrameCount", value=0, mode="RO"),
+                LocalCommand(name="SendFrame", value=0, function=self._sendFrame),
+            ]
+        )
+
+    def _sendFrame(self, arg: int) -> None:
+        if not 1 <= arg <= 16 * 1024 * 1024:
+            raise ValueError(f"SendFrame takes 1..16777216 bytes, not {arg!r}")
+        count = self.FrameCount.value() + 1
+        self.Data.set((np.arange(arg) + count) % 256)
+        self.FrameCount.set(count)
+
+
+class Shapes(Device):
+    """RW arrays numpy makes by default: int64, uint64 with values ≥ 2**63, and a 2-D float32."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add(
+            [
+                LocalVariable(name="Int64Array", value=np.array([1, 2, 3, 4])),
+                LocalVariable(
+                    name="UInt64Array", value=np.array([2**63 + 1, 2**64 - 1, 0], np.uint64)
+                ),
+                LocalVariable(name="Matrix", value=np.arange(12, dtype=np.float32).reshape(3, 4)),
+            ]
+        )
+
+
+class SystemLogHandler(logging.Handler):
+    """Mirrors log records into the Root's ``SystemLog``, as pyrogue's Root does for its loggers.
+
+    Each record becomes a JSON object (created, name, message, exception, traceBack, levelName,
+    levelNumber); ``SystemLog`` holds the JSON list of the last :data:`MAX_LOG`, ``SystemLogLast``
+    the newest. Like pyrogue's, the handler sees what passes its logger's effective level.
+    """
+
+    def __init__(self, root: Root) -> None:
+        super().__init__()
+        self._root = root
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Append ``record`` to the Root's log variables."""
+        if not self._root.running:
+            return
+        entry = {
+            "created": record.created,
+            "name": record.name,
+            "message": record.getMessage(),
+            "exception": record.exc_info[0].__name__ if record.exc_info else None,
+            "traceBack": None,
+            "levelName": record.levelname,
+            "levelNumber": record.levelno,
+        }
+        with self._lock:
+            entries = json.loads(self._root.SystemLog.value())[-(MAX_LOG - 1) :]
+            entries.append(entry)
+            self._root.SystemLogLast.set(json.dumps(entry))
+            self._root.SystemLog.set(json.dumps(entries))
 
 
 def _registerBlock(name: str, base: int, memory: MemoryEmulator, *regs: RemoteVariable) -> Device:
@@ -360,14 +469,22 @@ class SimRoot(Root):
     """The simulated device every end-to-end test runs against (docs/sim-device.md).
 
     Each instance has its own `memory` (a MemoryEmulator), so many can live in one process.
+    Like a pyrogue Root, it keeps what its loggers (``sim.*``) record in ``SystemLog``.
     """
 
     def __init__(self, *, name: str = "root", pollEn: bool = True) -> None:
         super().__init__(name=name, description="rogue-ioc simulated device", pollEn=pollEn)
         self.memory = MemoryEmulator(MEMORY_SIZE)
         self._upTime = UpTimeCounter()
+        self._logHandler = SystemLogHandler(self)
         self.add(
             [
+                LocalVariable(name="SystemLog", value="[]", mode="RO"),
+                LocalVariable(name="SystemLogLast", value="", mode="RO"),
+                LocalCommand(name="ClearLog", function=self._clearLog),
+                Identity(memBase=self.memory),
+                Stream(),
+                Shapes(),
                 Version(memBase=self.memory, upTime=self._upTime),
                 Thermal(),
                 Adc(memBase=self.memory),
@@ -395,4 +512,15 @@ class SimRoot(Root):
     def start(self) -> None:
         """Start the tree; UpTimeCnt counts from this moment."""
         self._upTime.reset()
+        _treeLog.addHandler(self._logHandler)
         super().start()
+        _treeLog.info("SimRoot %s started", self.name)  # below WARNING: not in SystemLog
+
+    def stop(self) -> None:
+        """Stop the tree and its SystemLog."""
+        _treeLog.removeHandler(self._logHandler)
+        super().stop()
+
+    def _clearLog(self) -> None:
+        self.SystemLog.set("[]")
+        self.SystemLogLast.set("")

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from softioc import builder
 
+from ioc import capacity
+from ioc.capacity import Capacities
 from ioc.kinds import (
     DEFAULT_STRING_CAPACITY,
     INT32,
@@ -52,9 +54,13 @@ class FakeVar:
     mode: str = "RW"
     description: str = ""
     value: Any = 0
+    path: str = "root.Dev.Var"
 
     def get(self, read: bool = True) -> Any:
         return self.value
+
+    def getVariableValue(self, read: bool = True) -> FakeValue:
+        return FakeValue(self.value, self.disp.format(self.value))
 
     def genDisp(self, value: Any) -> str:
         return self.disp.format(value)
@@ -69,6 +75,10 @@ class FakeValue:
 
     value: Any
     valueDisp: str = ""
+
+
+class RemoteVariable(FakeVar):
+    """A FakeVar that is a RemoteVariable by class name: its array length is fixed."""
 
 
 def command(typeStr: str = "int", arg: bool = True, value: Any = 0) -> FakeVar:
@@ -109,6 +119,8 @@ LABEL = "lsi/lso (enum label)"
 STRING = "lsi/lso"
 WAVE = "waveform"
 DISPLAY = "lsi/lso (display text)"
+WIDE = "lsi/lso (integer text)"
+GROWING_FLOATS = capacity.GROWING_ARRAY // 8
 TRIGGER = "longin/longout (trigger)"
 
 #: (In maker, Out maker, writes_text, alarms) of every kind whose makers are builder functions.
@@ -124,7 +136,8 @@ KIND_TRAITS = {
     LABEL: (builder.longStringIn, builder.longStringOut, True, "text"),
     STRING: (builder.longStringIn, builder.longStringOut, False, "text"),
     WAVE: (builder.WaveformIn, builder.WaveformOut, False, "array"),
-    DISPLAY: (builder.longStringIn, builder.longStringOut, True, "text"),
+    DISPLAY: (builder.longStringIn, builder.longStringOut, False, "text"),
+    WIDE: (builder.longStringIn, builder.longStringOut, False, "text"),
     TRIGGER: (builder.longIn, builder.longOut, False, "integer"),
 }
 
@@ -176,14 +189,18 @@ TABLE = [
     pytest.param(FakeVar("UInt32BE"), INT64_KIND, U32, id="UInt32BE"),
     pytest.param(FakeVar("UInt33"), INT64_KIND, rng(0, 2**33 - 1), id="UInt33"),
     pytest.param(FakeVar("UInt63"), INT64_KIND, rng(0, 2**63 - 1), id="UInt63"),
-    pytest.param(FakeVar("UInt64"), INT64_KIND, rng(0, 2**63 - 1), id="UInt64"),
+    # integers wider than int64: display text
+    pytest.param(FakeVar("UInt64"), WIDE, {"length": 69}, id="UInt64"),
+    pytest.param(FakeVar("UInt128"), WIDE, {"length": 133}, id="UInt128"),
+    pytest.param(FakeVar("UInt160"), WIDE, {"length": 165}, id="UInt160"),
+    pytest.param(FakeVar("Int65"), WIDE, {"length": 70}, id="Int65"),
     pytest.param(FakeVar("Int33"), INT64_KIND, rng(-(2**32), 2**32 - 1), id="Int33"),
     pytest.param(FakeVar("Int64"), INT64_KIND, rng(*INT64), id="Int64"),
     pytest.param(
-        FakeVar("UInt64", units="ns", maximum=10**12, highAlarm=10**11),
+        FakeVar("UInt63", units="ns", maximum=10**12, highAlarm=10**11),
         INT64_KIND,
         {"EGU": "ns", **rng(0, 10**12), "HIHI": 10**11, "HHSV": "MAJOR"},
-        id="UInt64-limits",
+        id="UInt63-limits",
     ),
     # floats
     pytest.param(
@@ -236,39 +253,84 @@ TABLE = [
     pytest.param(FakeVar("String(1)", value=""), STRING, {"length": 2}, id="String(1)"),
     # arrays
     pytest.param(
-        FakeVar("float64(8,)"),
+        RemoteVariable("float64(8,)"),
         WAVE,
         {"length": 9, "datatype": np.dtype("float64")},
         id="float64(8,)",
     ),
     pytest.param(
-        FakeVar("uint32(4,)"), WAVE, {"length": 5, "datatype": np.dtype("uint32")}, id="uint32(4,)"
+        RemoteVariable("uint32(4,)"),
+        WAVE,
+        {"length": 5, "datatype": np.dtype("uint32")},
+        id="uint32(4,)",
     ),
     pytest.param(
-        FakeVar("int16(3,)"), WAVE, {"length": 4, "datatype": np.dtype("int16")}, id="int16(3,)"
+        RemoteVariable("int16(3,)"),
+        WAVE,
+        {"length": 4, "datatype": np.dtype("int16")},
+        id="int16(3,)",
     ),
     pytest.param(
-        FakeVar("int8(2,)"), WAVE, {"length": 3, "datatype": np.dtype("int8")}, id="int8(2,)"
+        RemoteVariable("int8(2,)"), WAVE, {"length": 3, "datatype": np.dtype("int8")}, id="int8(2,)"
     ),
     pytest.param(
-        FakeVar("uint8(1,)"), WAVE, {"length": 2, "datatype": np.dtype("uint8")}, id="uint8(1,)"
+        RemoteVariable("uint8(1,)"),
+        WAVE,
+        {"length": 2, "datatype": np.dtype("uint8")},
+        id="uint8(1,)",
     ),
     pytest.param(
-        FakeVar("uint16(6,)"), WAVE, {"length": 7, "datatype": np.dtype("uint16")}, id="uint16(6,)"
+        RemoteVariable("uint16(6,)"),
+        WAVE,
+        {"length": 7, "datatype": np.dtype("uint16")},
+        id="uint16(6,)",
     ),
     pytest.param(
-        FakeVar("int32(5,)"), WAVE, {"length": 6, "datatype": np.dtype("int32")}, id="int32(5,)"
+        RemoteVariable("int32(5,)"),
+        WAVE,
+        {"length": 6, "datatype": np.dtype("int32")},
+        id="int32(5,)",
     ),
     pytest.param(
-        FakeVar("float32(16,)"),
+        RemoteVariable("float32(16,)"),
         WAVE,
         {"length": 17, "datatype": np.dtype("float32")},
         id="float32(16,)",
     ),
+    pytest.param(
+        RemoteVariable("int64(4,)"),
+        WAVE,
+        {"length": 5, "datatype": np.dtype("int64")},
+        id="int64(4,)",
+    ),
+    pytest.param(
+        FakeVar("float64(8,)"),
+        WAVE,
+        {"length": GROWING_FLOATS, "datatype": np.dtype("float64")},
+        id="growing-float64(8,)",
+    ),
+    pytest.param(
+        FakeVar("UInt8[np]", value=np.zeros(1, np.uint8)),
+        WAVE,
+        {"length": capacity.GROWING_ARRAY, "datatype": np.dtype("uint8")},
+        id="stream-receiver-data",
+    ),
+    pytest.param(
+        FakeVar("int64(4,)", value=np.array([1, 2, 3, 4])),
+        WAVE,
+        {"length": capacity.GROWING_ARRAY // 8, "datatype": np.dtype("int64")},
+        id="local-int64(4,)",
+    ),
+    pytest.param(
+        FakeVar("float32(3, 4)", value=np.zeros((3, 4), np.float32)),
+        WAVE,
+        {"length": capacity.GROWING_ARRAY // 4, "datatype": np.dtype("float32")},
+        id="float32(3, 4)",
+    ),
     # display text
-    pytest.param(FakeVar("int64(4,)", value=[1, 2, 3, 4]), DISPLAY, TEXT, id="int64(4,)"),
-    pytest.param(FakeVar("uint64(4,)", value=[1, 2, 3, 4]), DISPLAY, TEXT, id="uint64(4,)"),
-    pytest.param(FakeVar("float64(2, 3)", value=[[0.0]]), DISPLAY, TEXT, id="float64(2, 3)"),
+    pytest.param(
+        FakeVar("bool(2,)", value=np.zeros(2, bool)), DISPLAY, TEXT, id="bool-array-unserved"
+    ),
     pytest.param(FakeVar("list", value=[1, "a"]), DISPLAY, TEXT, id="list"),
     pytest.param(FakeVar("dict", value={"a": 1}), DISPLAY, TEXT, id="dict"),
     pytest.param(FakeVar("NoneType", value=None), DISPLAY, TEXT, id="NoneType"),
@@ -334,12 +396,30 @@ def test_no_drive_limits(var: FakeVar) -> None:
 
 
 class TestIntegers:
-    def test_uint64_above_int64_is_unservable(self) -> None:
-        mapping = resolve(FakeVar("UInt64"))
-        assert mapping.to_record(FakeValue(2**63 - 1)) == 2**63 - 1
-        for value in (2**63, 2**64 - 1):
-            with pytest.raises(UnservableValue, match=str(value)):
-                mapping.to_record(FakeValue(value))
+    @pytest.mark.parametrize("bits", [64, 128, 160])
+    def test_wide_unsigned_is_exact_text(self, bits: int) -> None:
+        mapping = resolve(FakeVar(f"UInt{bits}", disp="{:#x}"))
+        top = 2**bits - 1
+        assert mapping.to_record(FakeValue(top, f"{top:#x}")) == f"{top:#x}"
+        assert mapping.from_record(f"{top:#x}") == top
+        assert mapping.from_record(str(2**63)) == 2**63
+        assert mapping.from_record(" 0b101 ") == 5
+        for bad in (hex(top + 1), "-1", "0xZZ", "1.5", ""):
+            with pytest.raises(PutRejected):
+                mapping.from_record(bad)
+        with pytest.raises(PutRejected, match="not a string"):
+            mapping.from_record(5)
+
+    def test_wide_text_is_hex_when_the_display_is_not_exact(self) -> None:
+        mapping = resolve(FakeVar("UInt64", disp="{:.3e}"))
+        assert mapping.to_record(FakeValue(2**63 + 1, "9.223e+18")) == hex(2**63 + 1)
+
+    def test_wide_put_respects_minimum_maximum(self) -> None:
+        mapping = resolve(FakeVar("UInt128", minimum=2**70, maximum=2**100))
+        assert mapping.from_record(hex(2**70)) == 2**70
+        for bad in (hex(2**70 - 1), hex(2**100 + 1)):
+            with pytest.raises(PutRejected, match="outside"):
+                mapping.from_record(bad)
 
     def test_to_record_gives_plain_ints(self) -> None:
         result = resolve(FakeVar("Int16")).to_record(FakeValue(np.int16(-5)))
@@ -359,7 +439,7 @@ class TestIntegers:
             (FakeVar("int"), list(INT32), [INT32[0] - 1, INT32[1] + 1]),
             (FakeVar("UInt32"), [0, 2**32 - 1], [-1, 2**32]),
             (FakeVar("Int64"), list(INT64), [INT64[0] - 1, INT64[1] + 1]),
-            (FakeVar("UInt64"), [0, 2**63 - 1], [-1, 2**63, 2**64 - 1]),
+            (FakeVar("UInt63"), [0, 2**63 - 1], [-1, 2**63]),
         ],
         ids=lambda x: x.typeStr if isinstance(x, FakeVar) else None,
     )
@@ -492,20 +572,23 @@ class TestStrings:
 
 class TestWaveform:
     def test_blank_and_to_record(self) -> None:
-        mapping = resolve(FakeVar("uint32(4,)"))
+        mapping = resolve(RemoteVariable("uint32(4,)"))
         np.testing.assert_array_equal(mapping.blank, np.zeros(4, "uint32"))
         assert mapping.blank.dtype == np.dtype("uint32")
         shown = mapping.to_record(FakeValue([1, 2, 3, 4]))
         assert shown.dtype == np.dtype("uint32")
         np.testing.assert_array_equal(shown, [1, 2, 3, 4])
 
-    @pytest.mark.parametrize("value", [[1, 2, 3], [1, 2, 3, 4, 5], [[1, 2], [3, 4]]])
-    def test_wrong_shape_is_unservable(self, value: list) -> None:
-        with pytest.raises(UnservableValue, match="expected"):
-            resolve(FakeVar("uint32(4,)")).to_record(FakeValue(value))
+    def test_value_beyond_capacity_is_unservable(self) -> None:
+        with pytest.raises(UnservableValue, match="holds 4"):
+            resolve(RemoteVariable("uint32(4,)")).to_record(FakeValue(np.arange(6)))
+
+    def test_value_the_record_type_cannot_hold_is_unservable(self) -> None:
+        with pytest.raises(UnservableValue, match="does not fit"):
+            resolve(RemoteVariable("uint8(2,)")).to_record(FakeValue(np.array([1.5, 2])))
 
     def test_from_record(self) -> None:
-        mapping = resolve(FakeVar("float64(8,)"))
+        mapping = resolve(RemoteVariable("float64(8,)"))
         accepted = mapping.from_record(np.arange(8.0))
         np.testing.assert_array_equal(accepted, np.arange(8.0))
         with pytest.raises(PutRejected, match="array of 9 elements, expected exactly 8"):
@@ -514,28 +597,64 @@ class TestWaveform:
             mapping.from_record(np.arange(7.0))
 
     def test_int_waveform_rejects_floats_and_out_of_range(self) -> None:
-        mapping = resolve(FakeVar("uint32(4,)"))
+        mapping = resolve(RemoteVariable("uint32(4,)"))
         with pytest.raises(PutRejected, match="not whole numbers"):
             mapping.from_record(np.array([1.5, 2.0, 3.0, 4.0]))
         assert mapping.from_record(np.array([1.0, 2.0, 3.0, 4.0])).tolist() == [1, 2, 3, 4]
         with pytest.raises(PutRejected, match="outside uint32"):
             mapping.from_record(np.array([-1, 0, 0, 0]))
 
+    def test_growing_array_follows_its_length(self) -> None:
+        var = FakeVar("UInt8[np]", value=np.zeros(1, np.uint8))
+        mapping = resolve(var)
+        frame = np.arange(1024) % 256
+        np.testing.assert_array_equal(mapping.to_record(FakeValue(frame)), frame)
+        var.value = frame.astype(np.uint8)
+        assert mapping.from_record(np.arange(1024) % 7).tolist() == (np.arange(1024) % 7).tolist()
+        with pytest.raises(PutRejected, match="expected exactly 1024"):
+            mapping.from_record(np.arange(3))
+
+    def test_capacity_follows_the_policy(self) -> None:
+        var = FakeVar("UInt8[np]", value=np.zeros(1, np.uint8), path="root.Rx.Data")
+        mapping = resolve(var, Capacities({"root.*.Data": 4096}))
+        assert mapping.fields["length"] == 4096
+
+    def test_n_d_array_is_flattened_and_put_back_in_shape(self) -> None:
+        value = np.arange(12, dtype=np.float32).reshape(3, 4)
+        mapping = resolve(FakeVar("float32(3, 4)", value=value))
+        np.testing.assert_array_equal(mapping.to_record(FakeValue(value)), np.arange(12))
+        put = mapping.from_record(np.arange(12.0) * 2)
+        assert put.shape == (3, 4)
+        assert put.dtype == np.dtype("float32")
+        with pytest.raises(PutRejected, match="expected exactly 12"):
+            mapping.from_record(np.arange(11.0))
+
+    def test_int64_array_keeps_64_bits(self) -> None:
+        mapping = resolve(FakeVar("int64(4,)", value=np.array([1, 2, 3, 4])))
+        big = np.array([-(2**63), 2**63 - 1], dtype=np.int64)
+        np.testing.assert_array_equal(mapping.to_record(FakeValue(big)), big)
+        np.testing.assert_array_equal(mapping.from_record(big), big)
+
 
 class TestDisplayText:
     def test_round_tripping_list_is_writable(self) -> None:
         mapping = resolve(FakeVar("list", value=[1, "a"]))
         assert mapping.writable
-        assert mapping.writes_text
+        assert not mapping.writes_text
         assert mapping.blank == ""
         assert mapping.to_record(FakeValue([1, "a"], valueDisp="[1, 'a']")) == "[1, 'a']"
-        assert mapping.from_record("[2, 'b']") == "[2, 'b']"
+        assert mapping.from_record("[2, 'b']") == [2, "b"]
 
     def test_unparseable_put_rejected(self) -> None:
         mapping = resolve(FakeVar("dict", value={"a": 1}))
-        with pytest.raises(PutRejected, match="does not parse") as rejected:
+        with pytest.raises(PutRejected, match="not a Python literal") as rejected:
             mapping.from_record("{'a': ")
         assert "{'a': " in str(rejected.value)
+
+    def test_put_of_another_type_rejected(self) -> None:
+        mapping = resolve(FakeVar("dict", value={"a": 1}))
+        with pytest.raises(PutRejected, match="expected a dict"):
+            mapping.from_record("[1]")
 
     def test_full_buffer_put_rejected(self) -> None:
         mapping = resolve(FakeVar("list", value=[]))
@@ -543,11 +662,11 @@ class TestDisplayText:
             mapping.from_record("[" + "1," * 2047 + "]")
 
     def test_non_round_tripping_value_is_read_only(self) -> None:
-        # genDisp('{:.1f}') loses digits, so parseDisp(genDisp(v)) != v
+        # '{:.1f}' loses digits, so the display text does not give the value back
         assert not resolve(FakeVar("list", disp="{:.1f}", value=1.25)).writable
 
-    def test_failing_parse_is_read_only(self) -> None:
-        assert not resolve(FakeVar("dict", value=object())).writable
+    def test_odd_value_is_read_only(self) -> None:
+        assert not resolve(FakeVar("Figure", value=object())).writable
 
 
 class TestTrigger:

@@ -55,7 +55,18 @@ def test_longer_names_get_a_short_record_and_keep_the_full_alias(length: int) ->
     assert names.record == short_name("SIM", full)
     assert names.record.startswith("SIM:")
     assert len(names.record) <= MAX_RECORD_NAME
-    assert names.record == "SIM:" + hashlib.sha1(full.encode()).hexdigest()[:12]
+    assert names.record == "SIM:tail_" + hashlib.sha1(full.encode()).hexdigest()[:10]
+
+
+def test_short_name_is_rogue_epicsv7s() -> None:
+    # Rogue's epicsV7: '<base>:tail_' + sha1('<base>:<suffix>')[:10] when the name is over 60.
+    full = "ROGUE:root:AxiVersion:" + "VeryLongVariableName" * 3
+    expected = "ROGUE:tail_" + hashlib.sha1(full.encode()).hexdigest()[:10]
+    assert plan_names("ROGUE", {"root.x": full})["root.x"].record == expected
+    # A pvMap name outside the base is hashed as Rogue does: under the base.
+    outside = "OTHER:" + "x" * 70
+    digest = hashlib.sha1(f"ROGUE:{outside}".encode()).hexdigest()[:10]
+    assert short_name("ROGUE", outside) == f"ROGUE:tail_{digest}"
 
 
 def test_short_names_are_deterministic_and_distinct() -> None:
@@ -66,13 +77,13 @@ def test_short_names_are_deterministic_and_distinct() -> None:
 
 
 def test_longest_usable_prefix() -> None:
-    base = "B" * (MAX_RECORD_NAME - 13)
+    base = "B" * (MAX_RECORD_NAME - 16)
     full = name_of_length(base, 200)
     assert len(plan_names(base, {"root.x": full})["root.x"].record) == MAX_RECORD_NAME
 
 
 def test_prefix_too_long_for_short_names() -> None:
-    base = "B" * (MAX_RECORD_NAME - 12)
+    base = "B" * (MAX_RECORD_NAME - 15)
     with pytest.raises(NamingError, match="too long"):
         plan_names(base, {"root.x": f"{base}:x"})
 
@@ -118,9 +129,9 @@ def test_reserved_names_collide_with_variables() -> None:
 
 
 def test_reserved_names_must_fit_a_record() -> None:
-    base = "B" * (MAX_RECORD_NAME - len(":IOC:Heartbeat") + 1)
+    too_long = "SIM:" + "x" * MAX_RECORD_NAME
     with pytest.raises(NamingError, match="the IOC heartbeat"):
-        plan_names(base, {}, {heartbeat_name(base): "the IOC heartbeat"})
+        plan_names("SIM", {}, {too_long: "the IOC heartbeat"})
 
 
 def test_reserved_names_without_collision_are_not_planned() -> None:
