@@ -10,7 +10,10 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # --- common base: runtime environment and the non-root user -------------------------------------
 FROM ${BASE_IMAGE} AS base
+# EPICS_CA_MAX_ARRAY_BYTES: CA values over 16 kB (the Root's SystemLog, stream frames) need it
+# on both ends; the IOC raises its own to fit its largest record, the client tools use this.
 ENV LANG=C.UTF-8 \
+    EPICS_CA_MAX_ARRAY_BYTES=10000000 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     VIRTUAL_ENV=/opt/venv \

@@ -28,6 +28,9 @@ HERE = Path(__file__).resolve().parent
 #: The servers a configuration may have measured: raw softioc, rogue-ioc, Rogue's epicsV7.
 KINDS = ("raw", "tree", "epicsv7")
 RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))
+
+import buffers  # noqa: E402
 
 #: Targets: start at N ≥ START_LIMIT_N within START_LIMIT_S (per mix, tree build included)
 #: and ahead of raw softioc at every N; RSS per PV no worse than raw softioc's; put p99; tree →
@@ -569,6 +572,7 @@ def main() -> None:
             rows += compare_rogue(label, entry)
     report["summary"] = rows
     report["rss_slopes"] = rss_slopes(results)
+    report["buffers"] = buffers.report(sizes)
     report["results"] = results
     if not args.render:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -588,6 +592,7 @@ def main() -> None:
             f"{slope['tree_kB_per_PV']:.1f} kB ({slope['extra_kB_per_PV']:+.1f} kB/PV; "
             f"target ≤ raw) {slope['verdict']}"
         )
+    print("\n" + "\n".join(buffers.lines(report["buffers"])))
     if args.markdown:
         print("\n" + markdown(rows, results))
     verdicts = [r["verdict"] for r in rows] + [x["verdict"] for x in report["rss_slopes"]]

@@ -26,8 +26,9 @@ SYSTEM_LOG = 4 * MIB
 #: The Root's ``SystemLogLast``: one such record.
 SYSTEM_LOG_LAST = 64 * KIB
 #: An array whose length can change (one kept by a LocalVariable, e.g. a stream receiver's last
-#: frame); arrays of a RemoteVariable have the fixed length of their registers instead.
-GROWING_ARRAY = 1 * MIB
+#: frame); arrays of a RemoteVariable have the fixed length of their registers instead. The
+#: whole buffer is resident memory, so the default is modest: 64 Ki bytes of a frame.
+GROWING_ARRAY = 64 * KIB
 
 _SIZE = re.compile(r"\s*(\d+)\s*([kKmM]?)(?:i?[bB])?\s*")
 _UNITS = {"": 1, "k": KIB, "m": MIB}

@@ -479,12 +479,6 @@ class SimRoot(Root):
         self._logHandler = SystemLogHandler(self)
         self.add(
             [
-                LocalVariable(name="SystemLog", value="[]", mode="RO"),
-                LocalVariable(name="SystemLogLast", value="", mode="RO"),
-                LocalCommand(name="ClearLog", function=self._clearLog),
-                Identity(memBase=self.memory),
-                Stream(),
-                Shapes(),
                 Version(memBase=self.memory, upTime=self._upTime),
                 Thermal(),
                 Adc(memBase=self.memory),
@@ -506,6 +500,9 @@ class SimRoot(Root):
                     LocalVariable(name="CalibrationCoefficient", value=1.0),
                     LocalVariable(name="GainStageSelection", value=0),
                 ),
+                Identity(memBase=self.memory),
+                Stream(),
+                Shapes(),
             ]
         )
 
@@ -520,7 +517,3 @@ class SimRoot(Root):
         """Stop the tree and its SystemLog."""
         _treeLog.removeHandler(self._logHandler)
         super().stop()
-
-    def _clearLog(self) -> None:
-        self.SystemLog.set("[]")
-        self.SystemLogLast.set("")

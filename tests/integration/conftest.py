@@ -92,6 +92,8 @@ def _configure_ca_client() -> tuple[int | None, list[int]]:
 
 # Must run before libca starts (pyepics reads the environment once).
 SESSION_CA_PORT, CA_PORT_POOL = _configure_ca_client()
+# Values over 16 kB (the Root's SystemLog, stream frames) need a CA client limit to match.
+os.environ.setdefault("EPICS_CA_MAX_ARRAY_BYTES", "10000000")
 
 import epics  # noqa: E402
 from p4p.client.thread import Context, RemoteError  # noqa: E402

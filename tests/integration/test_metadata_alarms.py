@@ -188,9 +188,9 @@ def test_description_cut_to_40_characters(edge_ioc, ca, pva_of):
     assert pva_of(edge_ioc).raw(pv)["display.description"] == LONG_DESCRIPTION[:40]
 
 
-def test_uint64_above_int64_is_not_wrapped(edge_ioc, ca, pva_of):
-    """2**64-1 cannot be held by an int64 record: INVALID and a log line, never -1."""
+def test_uint64_above_int64_is_served_exactly(edge_ioc, ca, pva_of):
+    """2**64-1 fits no EPICS number: it is served as its display text, exact and NO_ALARM."""
     pv = edge_ioc.pv("Edge.HugeUInt64")
-    assert ca.get(f"{pv}.SEVR", as_string=True) == "INVALID"
-    assert pva_of(edge_ioc).get(pv) != -1
-    edge_ioc.assert_logged(0, pv)
+    assert ca.get(f"{pv}.SEVR", as_string=True) == "NO_ALARM"
+    assert ca.text(pv) == hex(2**64 - 1)
+    assert pva_of(edge_ioc).get(pv) == hex(2**64 - 1)

@@ -26,7 +26,10 @@ TREE = {
     "Types": "Bool RemBool UInt8 UInt16 UInt31 UInt32 UInt48 UInt64 Int8 Int16 Int32 Int64 "
     "UIntBE32 Float32 Double64 String32 LocalInt LocalFloat LocalStr LimitedInt LimitedFloat "
     "SmallEnum BigEnum LongLabelEnum FloatArray IntArray List Dict RoInt",
-    "SimControl": "ReadFault WriteFault SlowLatency Wedge",
+    "SimControl": "LogWarning ReadFault WriteFault SlowLatency Wedge",
+    "Identity": "FdSerial DeviceDna GitHash UserId",
+    "Stream": "Data FrameCount SendFrame",
+    "Shapes": "Int64Array UInt64Array Matrix",
     "Faulty": "Reg0 Reg1",
     "Slow": "Reg",
 }
@@ -59,6 +62,9 @@ STANDARD = {
 #: Every Variable and Command of docs/sim-device.md that is served by default (paths below root).
 SERVED = {
     "Time",
+    "SystemLog",
+    "SystemLogLast",
+    "ClearLog",
     *(f"{device}.{name}" for device, names in TREE.items() for name in names.split()),
     *LONG_PATHS,
     *STANDARD,

@@ -6,6 +6,7 @@ import math
 import threading
 import time
 
+import epics
 import pytest
 
 from .reliability_support import ca_put_refused
@@ -26,7 +27,7 @@ TYPE_ROWS = [
     ("Types.UInt31", 2**31 - 2, 5),
     ("Types.UInt32", 3_000_000_000, 11),
     ("Types.UInt48", 2**40 + 5, 13),
-    ("Types.UInt64", 2**50 + 3, 19),
+    ("Types.UInt64", "0xfedcba9876543210", "0x13"),
     ("Types.Int8", -100, 42),
     ("Types.Int16", -30000, 1234),
     ("Types.Int32", -(2**31) + 1, 77),
@@ -257,7 +258,10 @@ def test_read_only_refused_by_epics(ioc, ca, pva, path, value):
         before = pva.get(pv)
     else:
         before = None  # moving or shared with other tests: only the refusal is checked
-    ca.put_refused(pv, value)
+    # No write access: the CA client refuses a plain put and a put-callback itself.
+    for wait in (False, True):
+        with pytest.raises(epics.ca.CASeverityException, match="Write access denied"):
+            epics.caput(pv, value, wait=wait, timeout=5)
     pva.put_refused(pv, value)
     if before is not None:
         assert same(pva.get(pv), before)

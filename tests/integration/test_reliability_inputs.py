@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import epics
 import pytest
 from p4p.client.thread import RemoteError
 
@@ -49,7 +50,14 @@ from .support import same, wait_for
 NAN, INF = math.nan, math.inf
 
 #: Paths whose CA value is text (a char waveform), read with ``as_string``.
-TEXT = {"Types.String32", "Types.LocalStr", "Types.BigEnum", "Adc.InputSelect", "Cmd.LastArg"}
+TEXT = {
+    "Types.String32",
+    "Types.LocalStr",
+    "Types.BigEnum",
+    "Adc.InputSelect",
+    "Cmd.LastArg",
+    "Types.UInt64",
+}
 #: Two good values per path: the first is put before the bad one, the second after it.
 GOOD: dict[str, tuple[Any, Any]] = {
     "Types.Bool": (1, 0),
@@ -63,8 +71,9 @@ GOOD: dict[str, tuple[Any, Any]] = {
     "Adc.InputSelect": ("Input01", "Input02"),
     "Types.FloatArray": ([0.5] * 8, [0.25] * 8),
     "Types.IntArray": ([1, 2, 3, 4], [4, 3, 2, 1]),
+    "Types.UInt64": ("0x7", "0x8"),
 }
-INTEGERS = ("UInt8", "UInt16", "UInt31", "UInt32", "UInt48", "UInt64", "Int8", "Int16", "Int32")
+INTEGERS = ("UInt8", "UInt16", "UInt31", "UInt32", "UInt48", "Int8", "Int16", "Int32")
 GOOD |= {f"Types.{name}": (7, 8) for name in (*INTEGERS, "Int64", "LocalInt")}
 COMMANDS = {"Cmd.SetCount", "Cmd.Scale", "Cmd.Arm", "Cmd.Fail", "Cmd.Sleep"}
 
@@ -145,8 +154,10 @@ def widths() -> list[Case]:
         ]
     cases += [
         Case("Types.Int64", "pva", -(2**63) - 1, "client"),
-        Case("Types.UInt64", "pva", 2**64, "client"),
-        *both("Types.UInt64", -1),
+        # UInt64 is display text: a put is an integer written as text, checked for its range.
+        *both("Types.UInt64", hex(2**64)),
+        *both("Types.UInt64", "-1"),
+        *both("Types.UInt64", "0xZZ", reason="is not an integer"),
     ]
     return cases
 
@@ -208,9 +219,12 @@ CASES: list[Case] = [
     # arrays of the wrong length
     *(c for n in (7, 9) for c in both("Types.FloatArray", [1.0] * n, reason="expected exactly 8")),
     *(c for n in (3, 5) for c in both("Types.IntArray", [1] * n, reason="expected exactly 4")),
-    # read-only PVs: In records, refused by EPICS itself
-    *both("Version.FpgaVersion", 5, stage="server"),
-    *both("Types.RoInt", 5, stage="server"),
+    # read-only PVs: In records without write access: CA clients refuse the put themselves,
+    # PVA puts are refused by EPICS
+    Case("Version.FpgaVersion", "ca", 5, "client"),
+    Case("Version.FpgaVersion", "pva", 5, "server"),
+    Case("Types.RoInt", "ca", 5, "client"),
+    Case("Types.RoInt", "pva", 5, "server"),
     # commands: arguments of the wrong type or range, and a command that raises
     Case("Cmd.SetCount", "ca-string", "abc", "server"),
     Case("Cmd.SetCount", "pva", "abc", "client"),
@@ -257,7 +271,9 @@ def witness(ioc, pva, path: str) -> Any:
 def send_bad(ca_errors, pva, case: Case, pv: str) -> str:
     """Put ``case.bad`` the way the case says; return the error the client got."""
     if case.stage == "client":
-        with pytest.raises((ValueError, OverflowError, TypeError)) as refused:
+        with pytest.raises(
+            (ValueError, OverflowError, TypeError, epics.ca.CASeverityException)
+        ) as refused:
             if case.via == "pva":
                 pva.context.put(pv, case.bad, timeout=5)
             else:

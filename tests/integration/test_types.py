@@ -19,6 +19,12 @@ def text_fields(min_nelm: int) -> dict[str, object]:
     return {"FTVL": "CHAR", "NELM>=": min_nelm}
 
 
+def growing_fields(ftvl: str, length: int) -> dict[str, object]:
+    """An array a LocalVariable holds (its length may change): NELM is its capacity, NORD the
+    current length."""
+    return {"FTVL": ftvl, "NELM>=": length + 1, "NORD": length}
+
+
 def array_fields(ftvl: str, length: int) -> dict[str, object]:
     """An array PV: NELM has one spare element (so an overlong CA put arrives overlong and is
     refused instead of being cut to size by the server); NORD, what clients get, is the length.
@@ -35,7 +41,7 @@ RECORD_KINDS = [
     ("Types.UInt31", "longout", {}),
     ("Types.UInt32", "int64out", {}),
     ("Types.UInt48", "int64out", {}),
-    ("Types.UInt64", "int64out", {}),
+    ("Types.UInt64", "waveform", text_fields(len(hex(2**64 - 1)) + 2)),
     ("Types.Int8", "longout", {}),
     ("Types.Int16", "longout", {}),
     ("Types.Int32", "longout", {}),
@@ -56,7 +62,7 @@ RECORD_KINDS = [
         "waveform",
         text_fields(len("ThisLabelIsLongerThanTwentyFiveCharacters") + 1),
     ),
-    ("Types.FloatArray", "waveform", array_fields("DOUBLE", 8)),
+    ("Types.FloatArray", "waveform", growing_fields("DOUBLE", 8)),
     ("Types.IntArray", "waveform", array_fields("ULONG", 4)),
     ("Types.List", "waveform", text_fields(len("[1, 2, 3]") + 1)),
     ("Types.Dict", "waveform", text_fields(len("{'a': 1}") + 1)),
@@ -65,13 +71,13 @@ RECORD_KINDS = [
     ("Version.FpgaVersion", "int64in", {}),
     ("Version.ScratchPad", "int64out", {}),
     ("Version.UpTimeCnt", "int64in", {}),
-    ("Version.DeviceDna", "int64in", {}),
+    ("Version.DeviceDna", "waveform", text_fields(len(hex(2**64 - 1)) + 2)),
     ("Version.BuildStamp", "waveform", text_fields(64)),
     ("Thermal.Temperature", "ai", {}),
     ("Thermal.Heater", "ao", {}),
     ("Thermal.Threshold", "ao", {}),
     ("Thermal.Mode", "mbbo", {}),
-    ("Adc.Waveform", "waveform", array_fields("DOUBLE", 8)),
+    ("Adc.Waveform", "waveform", growing_fields("DOUBLE", 8)),
     ("Adc.Gain", "mbbo", {}),
     ("Adc.Enable", "bo", BOOL_FIELDS),
     ("Adc.Channel", "longout", {}),
@@ -87,6 +93,16 @@ RECORD_KINDS = [
     ("Faulty.Reg0", "int64out", {}),
     ("Faulty.Reg1", "int64in", {}),
     ("Slow.Reg", "int64out", {}),
+    ("Identity.FdSerial", "waveform", text_fields(len(hex(2**64 - 1)) + 2)),
+    ("Identity.DeviceDna", "waveform", text_fields(len(hex(2**128 - 1)) + 2)),
+    ("Identity.GitHash", "waveform", text_fields(len(hex(2**160 - 1)) + 2)),
+    ("Identity.UserId", "waveform", text_fields(len(hex(2**128 - 1)) + 2)),
+    ("Stream.Data", "waveform", {"FTVL": "UCHAR", "NELM>=": 64 * 1024}),
+    ("Shapes.Int64Array", "waveform", growing_fields("INT64", 4)),
+    ("Shapes.UInt64Array", "waveform", growing_fields("UINT64", 3)),
+    ("Shapes.Matrix", "waveform", growing_fields("FLOAT", 12)),
+    ("SystemLog", "waveform", text_fields(1024 * 1024)),
+    ("SystemLogLast", "waveform", text_fields(16 * 1024)),
 ]
 
 
@@ -108,7 +124,13 @@ PVA_TYPES = [
     ("Types.Bool", None),
     ("Types.UInt16", "i"),
     ("Types.UInt32", "l"),
-    ("Types.UInt64", "l"),
+    ("Types.UInt64", "s"),
+    ("Identity.GitHash", "s"),
+    ("Shapes.Int64Array", "al"),
+    ("Shapes.UInt64Array", "aL"),
+    ("Shapes.Matrix", "af"),
+    ("Stream.Data", "aB"),
+    ("SystemLog", "s"),
     ("Types.Int64", "l"),
     ("Types.Float32", "d"),
     ("Types.String32", "s"),
@@ -169,9 +191,9 @@ def test_enum_over_16_labels_or_long_labels_hold_the_label(ioc, ca, pva, path):
 def test_fixed_register_values(ioc, ca, pva):
     assert ca.get(ioc.pv("Version.FpgaVersion")) == 0x01020304
     assert pva.get(ioc.pv("Version.FpgaVersion")) == 0x01020304
-    dna = 0x0123456789ABCDEF
-    assert pva.get(ioc.pv("Version.DeviceDna")) == dna  # exact: PVA carries int64
-    assert same(ca.get(ioc.pv("Version.DeviceDna")), float(dna))
+    # A UInt64 is served as pyrogue's display text: exact on both protocols.
+    assert pva.get(ioc.pv("Version.DeviceDna")) == "0x123456789abcdef"
+    assert ca.text(ioc.pv("Version.DeviceDna")) == "0x123456789abcdef"
     assert ca.text(ioc.pv("Version.BuildStamp")).startswith("rogue-ioc simulator")
     assert pva.get(ioc.pv("Version.BuildStamp")).startswith("rogue-ioc simulator")
 
@@ -191,7 +213,6 @@ INT_RANGES = [
     ("Types.UInt31", 0, 2**31 - 1, "int32"),
     ("Types.UInt32", 0, 2**32 - 1, "int64"),
     ("Types.UInt48", 0, 2**48 - 1, "int64"),
-    ("Types.UInt64", 0, 2**63 - 1, "int64"),
     ("Types.Int8", -(2**7), 2**7 - 1, "int32"),
     ("Types.Int16", -(2**15), 2**15 - 1, "int32"),
     ("Types.Int32", -(2**31), 2**31 - 1, "int32"),

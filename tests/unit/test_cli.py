@@ -470,3 +470,63 @@ def test_screens_with_a_pvmap_naming_missing_paths_exit_2(tmp_path: Path) -> Non
     result = run_ioc("screens", "--pvmap", str(pvmap), "--out", str(out))
     assert_one_line_error(result, "root.Nowhere.Nothing")
     assert not any(out.glob("*"))
+
+
+# --- capacities and logging ----------------------------------------------------------------------
+
+
+def test_capacity_options_from_flags_env_and_file(tmp_path: Path) -> None:
+    from ioc.cli import load_capacities
+
+    opts = parse_args(["--capacity", "root.A=1k,root.B=2k", "--capacity", "root.C=3"], {})
+    assert opts.capacity == ["root.A=1k", "root.B=2k", "root.C=3"]
+    env = parse_args([], {"IOC_CAPACITY": "root.*.Data=4M", "IOC_CAPACITY_FILE": "x.yaml"})
+    assert env.capacity == ["root.*.Data=4M"]
+    assert env.capacity_file == "x.yaml"
+    sizes = tmp_path / "sizes.yaml"
+    sizes.write_text("root.A: 64k\nroot.B: 100\n")
+    assert load_capacities(["root.B=2k"], str(sizes)) == {"root.A": 65536, "root.B": 2048}
+
+
+@pytest.mark.parametrize(
+    ("items", "content", "message"),
+    [
+        (["root.A"], None, "PATH=SIZE"),
+        (["root.A=lots"], None, "not a size"),
+        ([], "- a list\n", "must be a mapping"),
+        ([], "root.A: 1T\n", "not a size"),
+    ],
+)
+def test_capacity_mistakes_are_cli_errors(tmp_path: Path, items, content, message) -> None:
+    from ioc.cli import CliError, load_capacities
+
+    fname = None
+    if content is not None:
+        fname = str(tmp_path / "sizes.yaml")
+        Path(fname).write_text(content)
+    with pytest.raises(CliError, match=message):
+        load_capacities(items, fname)
+
+
+def test_log_level_applies_to_the_ioc_loggers_only() -> None:
+    import logging
+
+    from ioc.cli import configure_logging
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers), logging.getLogger("ioc").level)
+    try:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.setLevel(logging.WARNING)
+        configure_logging("DEBUG")
+        assert logging.getLogger("ioc.server").getEffectiveLevel() == logging.DEBUG
+        # pyrogue's logger (mirrored into SystemLog) keeps the tree's own level.
+        assert logging.getLogger("pyrogue.Root").getEffectiveLevel() == logging.WARNING
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.setLevel(saved[0])
+        for handler in saved[1]:
+            root.addHandler(handler)
+        logging.getLogger("ioc").setLevel(saved[2])

@@ -1,6 +1,8 @@
 """Unit tests of sim.device.SimRoot against docs/sim-device.md: tree, values, behaviours."""
 
 import importlib
+import json
+import logging
 import time
 
 import numpy as np
@@ -142,6 +144,7 @@ TREE = [
     ("Types.List", "RW", "list", [1, 2, 3], {}),
     ("Types.Dict", "RW", "dict", {"a": 1}, {}),
     ("Types.RoInt", "RO", "int", 7, {}),
+    ("SimControl.LogWarning", "WO", "str", "", {"arg": True}),
     ("SimControl.ReadFault", "RW", "bool", False, {}),
     ("SimControl.WriteFault", "RW", "bool", False, {}),
     ("SimControl.SlowLatency", "RW", "float", 0.0, {"minimum": 0, "maximum": 10, "units": "s"}),
@@ -157,6 +160,22 @@ TREE = [
         {},
     ),
     ("Crate.Slot03.CarrierBoard.FrontEndAmplifierChannel07.GainStageSelection", "RW", "int", 0, {}),
+    ("Identity.FdSerial", "RO", "UInt64", 0xF0E1D2C3B4A59687, {}),
+    ("Identity.DeviceDna", "RO", "UInt128", 0x8123456789ABCDEF0FEDCBA987654321, {}),
+    ("Identity.GitHash", "RO", "UInt160", 0xC0FFEE00DEADBEEF0123456789ABCDEF87654321, {}),
+    ("Identity.UserId", "RW", "UInt128", 2**127 + 1, {}),
+    ("Stream.Data", "RW", "UInt8[np]", [0], {"disp": ""}),
+    ("Stream.FrameCount", "RO", "int", 0, {}),
+    ("Stream.SendFrame", "WO", "int", 0, {"arg": True}),
+    ("Shapes.Int64Array", "RW", "int64(4,)", [1, 2, 3, 4], {}),
+    ("Shapes.UInt64Array", "RW", "uint64(3,)", [2**63 + 1, 2**64 - 1, 0], {}),
+    (
+        "Shapes.Matrix",
+        "RW",
+        "float32(3, 4)",
+        [[4.0 * r + c for c in range(4)] for r in range(3)],
+        {},
+    ),
 ]
 
 
@@ -390,3 +409,39 @@ def test_long_path_variables(root):
     leaf = root.Crate.Slot03.CarrierBoard.FrontEndAmplifierChannel07
     assert len(f"SIM:{leaf.CalibrationCoefficient.path.replace('.', ':')}") > 60
     assert len(f"SIM:{leaf.GainStageSelection.path.replace('.', ':')}") > 60
+
+
+def test_system_log_keeps_warnings_of_the_tree_loggers(root):
+    root.SimControl.LogWarning("first")
+    root.SimControl.LogWarning("x" * 5000)
+    entries = wait_entries(root, 2)
+    assert [e["message"] for e in entries] == ["SimControl: first", "SimControl: " + "x" * 5000]
+    assert entries[0]["levelName"] == "WARNING"
+    assert json.loads(root.SystemLogLast.get(read=False))["message"].endswith("x" * 5000)
+    assert len(root.SystemLog.get(read=False)) > 4096
+    root.ClearLog()
+    assert root.SystemLog.get(read=False) == "[]"
+
+
+def test_system_log_ignores_info_at_the_default_level(root):
+    logging.getLogger("sim.test").info("below the default level")
+    assert root.SystemLog.get(read=False) == "[]"
+
+
+def wait_entries(root, count: int) -> list:
+    deadline = time.monotonic() + 5
+    while True:
+        entries = json.loads(root.SystemLog.get(read=False))
+        if len(entries) >= count or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.01)
+
+
+def test_stream_frames_change_the_data_length(root):
+    root.Stream.SendFrame(1024)
+    assert root.Stream.Data.get(read=False).tolist() == [(i + 1) % 256 for i in range(1024)]
+    root.Stream.SendFrame(3)
+    assert root.Stream.Data.get(read=False).tolist() == [2, 3, 4]
+    assert root.Stream.FrameCount.get(read=False) == 2
+    with pytest.raises(ValueError):
+        root.Stream.SendFrame(0)
