@@ -1,9 +1,9 @@
 """Checks that hold for any Root the IOC serves, whatever its tree.
 
-The PV list comes from the IOC itself: its ``--dump`` file (``PVNAME -> path  [access]`` lines).
-Every PV must answer a get on CA and on PVA, every RW Variable must take a new value from a CA
-put and its old one back from a PVA put (both protocols reading each back), and every Command
-without an argument must run when invoked from either protocol.
+The PV list comes from the IOC itself: its ``--dump`` file (``PVNAME -> path``, ``  (CA: SHORT)``
+for a long name, ``  [access]``). Every PV must answer a get on CA and on PVA, every RW Variable
+must take a new value from a CA put and its old one back from a PVA put (both protocols reading
+each back), and every Command without an argument must run when invoked from either protocol.
 
 Target:
 - ``IOC_TEST_PREFIX`` set (remote mode, e.g. ``make dropin-rogue-test`` with Rogue's own
@@ -38,7 +38,7 @@ from .conftest import REMOTE_PREFIX, CaClient, Ioc, IocFactory, PvaClient, wait_
 from .support import GET_TIMEOUT, wait_for
 
 DUMP_LINE = re.compile(
-    r"(?P<pv>\S+) -> (?P<path>\S+)  \[(?P<access>[^\]]+)\](?:  \[record (?P<record>\S+)\])?"
+    r"(?P<pv>\S+) -> (?P<path>\S+)(?:  \(CA: (?P<record>\S+)\))?  \[(?P<access>[^\]]+)\]"
 )
 NO_WRITE = re.compile(os.environ.get("IOC_TEST_NO_WRITE") or r"(?!)")
 SIM_NO_WRITE = re.compile(r"root\.(Cmd\.Fail|SimControl\..*|SaveConfigProcess\.Start)")
@@ -75,7 +75,7 @@ def read_dump(path: Path) -> list[Entry]:
     entries = []
     for line in path.read_text().splitlines():
         match = DUMP_LINE.fullmatch(line)
-        assert match, f"dump line not 'PVNAME -> path  [access]': {line!r}"
+        assert match, f"dump line not 'PVNAME -> path[  (CA: SHORT)]  [access]': {line!r}"
         entries.append(Entry(match["pv"], match["path"], match["access"]))
     assert entries, f"the dump {path} lists no PV"
     return entries
