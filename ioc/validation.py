@@ -224,7 +224,12 @@ def _elements(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
             raise PutRejected(f"array holds values that are not whole numbers: {array.tolist()}")
         info = np.iinfo(dtype)
         low, high = array.min(), array.max()
-        if low < info.min or high > info.max:
+        if array.dtype.kind == "f":
+            # float(2**64 - 1) is 2**64: compare with the exact powers of two around the range.
+            outside = low < float(info.min) or high >= float(info.max) + 1
+        else:
+            outside = int(low) < info.min or int(high) > info.max
+        if outside:
             raise PutRejected(f"array values outside {dtype} range {info.min}..{info.max}")
     if dtype.kind == "f" and array.size:
         finite = np.abs(array[np.isfinite(array)])

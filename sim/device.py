@@ -382,7 +382,11 @@ class Stream(Device):
         self.add(
             [
                 LocalVariable(
-                    name="Data", value=np.zeros(1, np.uint8), typeStr="UInt8[np]", disp=""
+                    name="Data",
+                    value=np.zeros(1, np.uint8),
+                    typeStr="UInt8[np]",
+                    disp="",
+                    groups=["NoState", "NoStream", "NoConfig"],
                 ),
                 LocalVariable(name="FrameCount", value=0, mode="RO"),
                 LocalCommand(name="SendFrame", value=0, function=self._sendFrame),
@@ -398,16 +402,17 @@ class Stream(Device):
 
 
 class Shapes(Device):
-    """RW arrays numpy makes by default: int64, uint64 with values ≥ 2**63, and a 2-D float32."""
+    """RW arrays of numpy's default shapes: int64, uint64 and a 2-D float32.
+
+    Initial values are ones CA carries exactly too (it has doubles only); PVA carries any uint64.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.add(
             [
                 LocalVariable(name="Int64Array", value=np.array([1, 2, 3, 4])),
-                LocalVariable(
-                    name="UInt64Array", value=np.array([2**63 + 1, 2**64 - 1, 0], np.uint64)
-                ),
+                LocalVariable(name="UInt64Array", value=np.array([2**53, 2**32 + 1, 0], np.uint64)),
                 LocalVariable(name="Matrix", value=np.arange(12, dtype=np.float32).reshape(3, 4)),
             ]
         )

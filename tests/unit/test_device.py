@@ -168,7 +168,7 @@ TREE = [
     ("Stream.FrameCount", "RO", "int", 0, {}),
     ("Stream.SendFrame", "WO", "int", 0, {"arg": True}),
     ("Shapes.Int64Array", "RW", "int64(4,)", [1, 2, 3, 4], {}),
-    ("Shapes.UInt64Array", "RW", "uint64(3,)", [2**63 + 1, 2**64 - 1, 0], {}),
+    ("Shapes.UInt64Array", "RW", "uint64(3,)", [2**53, 2**32 + 1, 0], {}),
     (
         "Shapes.Matrix",
         "RW",

@@ -554,3 +554,20 @@ def test_array_refuses_values_beyond_float32() -> None:
     with pytest.raises(PutRejected, match="beyond the float32 range"):
         check_array([1.0, 1e39], 2, np.dtype("float32"))
     assert np.isinf(check_array([math.inf, 1.0], 2, np.dtype("float32"))[0])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "bad"),
+    [("uint64", 2.0**64), ("int64", 2.0**63), ("int64", -(2.0**63) - 2048), ("uint32", 2.0**32)],
+)
+def test_array_of_doubles_just_past_a_64_bit_range_is_refused(dtype: str, bad: float) -> None:
+    # float(2**64 - 1) == 2**64: a bound compared as a double would let 2**64 in and wrap it to 0.
+    with pytest.raises(PutRejected, match="outside"):
+        check_array(np.array([0.0, bad]), 2, np.dtype(dtype))
+
+
+def test_array_of_doubles_up_to_the_64_bit_bounds_is_exact() -> None:
+    top = 2.0**64 - 2048  # the largest double below 2**64
+    assert check_array(np.array([top]), 1, np.dtype("uint64")).tolist() == [2**64 - 2048]
+    low = -(2.0**63)
+    assert check_array(np.array([low]), 1, np.dtype("int64")).tolist() == [-(2**63)]
