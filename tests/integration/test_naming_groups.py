@@ -62,9 +62,6 @@ STANDARD = {
 #: Every Variable and Command of docs/sim-device.md that is served by default (paths below root).
 SERVED = {
     "Time",
-    "SystemLog",
-    "SystemLogLast",
-    "ClearLog",
     *(f"{device}.{name}" for device, names in TREE.items() for name in names.split()),
     *LONG_PATHS,
     *STANDARD,
