@@ -371,7 +371,7 @@ class Identity(Device):
 
 
 class Stream(Device):
-    """A stream receiver's last frame: ``Data`` (pyrogue's ``UInt8[np]``) changes length per frame.
+    """A stream receiver's last frame: ``Data`` (a uint8 array) changes length per frame.
 
     ``SendFrame(n)`` delivers a frame of ``n`` bytes (byte ``i`` is ``(i + count) % 256``, count
     being the frame number), as pyrogue's DataReceiver stores each frame it accepts.
@@ -384,7 +384,7 @@ class Stream(Device):
                 LocalVariable(
                     name="Data",
                     value=np.zeros(1, np.uint8),
-                    typeStr="UInt8[np]",
+                    typeStr="UInt8[np]",  # as pyrogue's DataReceiver; the value's wins
                     disp="",
                     groups=["NoState", "NoStream", "NoConfig"],
                 ),

@@ -164,7 +164,7 @@ TREE = [
     ("Identity.DeviceDna", "RO", "UInt128", 0x8123456789ABCDEF0FEDCBA987654321, {}),
     ("Identity.GitHash", "RO", "UInt160", 0xC0FFEE00DEADBEEF0123456789ABCDEF87654321, {}),
     ("Identity.UserId", "RW", "UInt128", 2**127 + 1, {}),
-    ("Stream.Data", "RW", "UInt8[np]", [0], {"disp": ""}),
+    ("Stream.Data", "RW", "uint8(1,)", [0], {"disp": ""}),
     ("Stream.FrameCount", "RO", "int", 0, {}),
     ("Stream.SendFrame", "WO", "int", 0, {"arg": True}),
     ("Shapes.Int64Array", "RW", "int64(4,)", [1, 2, 3, 4], {}),
