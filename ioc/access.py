@@ -30,10 +30,14 @@ from typing import Any
 from epicscorelibs.ioc import Com, dbCore
 from softioc import softioc
 
+from . import puttrap
 from .selection import in_group
 
 #: Everything readable, nothing writable.
 READ_ONLY_RULES = "ASG(DEFAULT) {\n    RULE(1, READ)\n}\n"
+#: The ASG of In records (read-only Variables), added to a lab's file that does not define it,
+#: so that CA clients keep seeing those PVs without write access.
+IN_RECORD_RULES = f"ASG({puttrap.READ_ONLY_GROUP}) {{\n    RULE(1, READ)\n}}\n"
 #: The ASG the IOC's config command PVs are in (DEFAULT when the file defines no such group).
 CONFIG_ASG = "CONFIG"
 _COMMENT = re.compile(r'("(?:[^"\\\n]|\\.)*")|#[^\n]*')
@@ -106,11 +110,14 @@ class AccessSecurity:
             return READ_ONLY_RULES
         if self.acf:
             try:
-                return merged_rules(Path(self.acf).read_text())
+                text = merged_rules(Path(self.acf).read_text())
             except (OSError, UnicodeDecodeError) as error:
                 raise AccessError(
                     f"cannot read access security file {self.acf}: {error}"
                 ) from error
+            if not re.search(rf"ASG\s*\(\s*{puttrap.READ_ONLY_GROUP}\s*\)", text):
+                text += IN_RECORD_RULES
+            return text
         return None
 
     def install(self, records: Iterable[tuple[str, Any]], config_records: Iterable[str]) -> None:
