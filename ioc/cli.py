@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from ioc.naming import prefix_problem
 from ioc.netwatch import EXIT_NETWORK_CHANGED, InterfaceWatch, watch_wanted
 
 PROG = "rogue-ioc"
@@ -48,11 +49,12 @@ ENV_DEFAULTS = {
     "IOC_ACF": "",
     "IOC_READ_ONLY": "",
     "IOC_ASG": "",
-    "EPICS_CA_SERVER_PORT": "5064",
-    "EPICS_PVA_SERVER_PORT": "5075",
+    "IOC_PORT_FALLBACK": "no",
 }
 """Defaults of every environment variable the command reads; the environment is laid over it."""
 
+YES = ("yes", "true", "on", "1")
+NO = ("no", "false", "off", "0")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 ROOT_API = ("variableList", "addProtocol", "start", "stop")
@@ -102,6 +104,14 @@ def log_level(text: str) -> str:
     if text.upper() not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
     return text.upper()
+
+
+def yes_no(text: str) -> bool:
+    """A yes/no setting: yes, true, on, 1 or no, false, off, 0 (any case)."""
+    word = text.strip().lower()
+    if word not in YES + NO:
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return word in YES
 
 
 def groups(values: Sequence[str]) -> list[str] | None:
@@ -234,6 +244,14 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="YAML or JSON {PATH: SIZE} of buffer sizes, under --capacity (env IOC_CAPACITY_FILE)",
     )
 
+    serve.add_argument(
+        "--allow-port-fallback",
+        action="store_true",
+        default=None,
+        help="start even when a configured port is taken, on the random port EPICS falls back "
+        "to (env IOC_PORT_FALLBACK=yes; default: a taken port is an error)",
+    )
+
     health = commands.add_parser("health", help="check a running IOC; exit 0 healthy, 1 not")
     health.add_argument(
         "--prefix",
@@ -290,7 +308,8 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
     args = list(argv)
     if not args or args[0] not in ("serve", "health", "screens", "config", "-h", "--help"):
         args.insert(0, "serve")
-    opts = build_parser(env).parse_args(args)
+    parser = build_parser(env)
+    opts = parser.parse_args(args)
     if opts.command in ("serve", "screens"):
         opts.include = groups(opts.include or [env["IOC_INCLUDE"]])
         opts.exclude = groups(opts.exclude or [env["IOC_EXCLUDE"]])
@@ -302,6 +321,11 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
         opts.asg = opts.asg or env["IOC_ASG"].split()
         opts.capacity = groups(opts.capacity or [env["IOC_CAPACITY"]]) or []
         opts.capacity_file = opts.capacity_file or None
+        if opts.allow_port_fallback is None:
+            try:
+                opts.allow_port_fallback = yes_no(env["IOC_PORT_FALLBACK"])
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"IOC_PORT_FALLBACK: {exc}")
     return opts
 
 
@@ -510,6 +534,11 @@ def configure_logging(level: str) -> None:
 
 def serve(opts: argparse.Namespace) -> int:
     """Serve the Root until SIGTERM/SIGINT; returns the exit code."""
+    problem = prefix_problem(opts.prefix)
+    if problem:
+        raise CliError(problem)
+    if not opts.allow_port_fallback:
+        check_ports_free()
     pvmap = load_pvmap(opts.pvmap) if opts.pvmap else None
     load_capacities(opts.capacity, opts.capacity_file)  # a mistake fails before the Root starts
     configure_logging(opts.log_level)
@@ -525,16 +554,16 @@ def serve(opts: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(f"cannot serve {opts.root}: {one_line(exc)}") from exc
     try:
+        bound = ports_bound(opts.allow_port_fallback)
         if opts.dump:
             _dump(server, opts.dump)
-        env = settings(os.environ)
         log.info(
             "serving %d PVs with prefix %s from %s (CA port %s, PVA port %s)",
             len(server.list()),
             opts.prefix,
             opts.root,
-            env["EPICS_CA_SERVER_PORT"],
-            env["EPICS_PVA_SERVER_PORT"],
+            bound["CA"] or "unknown",
+            bound["PVA"] or "unknown",
         )
         watch = InterfaceWatch(lambda reason: stop.set(), watch_wanted(os.environ))
         stop.wait()
@@ -546,6 +575,35 @@ def serve(opts: argparse.Namespace) -> int:
         stop_root(root)
     log.info("stopped")
     return EXIT_NETWORK_CHANGED if watch.reason else 0
+
+
+def check_ports_free() -> None:
+    """Refuse to start when a configured CA or PVA server port is taken."""
+    from ioc import ports
+
+    try:
+        ports.check_free(os.environ)
+    except (ports.PortTaken, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def ports_bound(fallback_allowed: bool) -> dict[str, int | None]:
+    """The ports the running servers bound; without ``fallback_allowed`` they must be the
+    configured ones (a port taken between the check and the bind is still an error)."""
+    from ioc import ports
+    from ioc.epics_servers import ca_server_port
+
+    bound = ports.bound_ports(ca_server_port())
+    wanted = ports.configured_ports(os.environ)
+    moved = [f"{p} port {wanted[p]} (now {bound[p]})" for p in wanted if bound[p] != wanted[p]]
+    if moved and not fallback_allowed:
+        raise CliError(
+            f"{', '.join(moved)} was taken while the IOC started; start it again, or accept "
+            "EPICS's fallback to a random port with --allow-port-fallback"
+        )
+    if moved:
+        log.warning("configured port not available, serving on another: %s", ", ".join(moved))
+    return bound
 
 
 def _dump(server: Any, fname: str) -> None:

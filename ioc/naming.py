@@ -87,6 +87,17 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def prefix_problem(base: str) -> str | None:
+    """Why `base` cannot be a PV prefix, or None. The IOC adds the ':' after it itself."""
+    if base.endswith(":"):
+        return (
+            f"PV prefix {base!r} ends with ':'; the IOC adds the separator itself "
+            f"(use {base.rstrip(':')!r} to serve '{base.rstrip(':')}:root:...')"
+        )
+    problem = name_problem(base)
+    return f"PV prefix {base!r} is not usable: {problem}" if problem else None
+
+
 def plan_names(
     base: str,
     names: Mapping[str, str],
@@ -100,9 +111,9 @@ def plan_names(
     record name and nobody else may use them. Every problem found is reported in one
     `NamingError`, each naming the path (or owner) concerned.
     """
-    problem = name_problem(base)
+    problem = prefix_problem(base)
     if problem:
-        raise NamingError(f"PV prefix {base!r} is not usable: {problem}")
+        raise NamingError(problem)
     short_length = len(base) + 1 + len(SHORT_TAG) + HASH_CHARS
     if short_length > MAX_RECORD_NAME:
         raise NamingError(

@@ -224,8 +224,8 @@ def test_bad_options_exit_2(
 
 
 def test_settings_lays_the_environment_over_the_defaults() -> None:
-    env = settings({"IOC_PREFIX": "LAB", "EPICS_CA_SERVER_PORT": "6064", "HOME": "/root"})
-    assert env == ENV_DEFAULTS | {"IOC_PREFIX": "LAB", "EPICS_CA_SERVER_PORT": "6064"}
+    env = settings({"IOC_PREFIX": "LAB", "IOC_READ_PERIOD": "2", "HOME": "/root"})
+    assert env == ENV_DEFAULTS | {"IOC_PREFIX": "LAB", "IOC_READ_PERIOD": "2"}
 
 
 # -- pvmap ---------------------------------------------------------------------------------------
@@ -400,8 +400,10 @@ def test_serves_until_signalled(
     )
     try:
         summary = read_until(proc.stderr, "serving 0 PVs with prefix", 30)
-        port = epics_env["EPICS_CA_SERVER_PORT"]
-        assert f"prefix {prefix} from fake_roots:EmptyRoot (CA port {port}, PVA port" in summary
+        ca, pva = epics_env["EPICS_CA_SERVER_PORT"], epics_env["EPICS_PVA_SERVER_PORT"]
+        assert (
+            f"prefix {prefix} from fake_roots:EmptyRoot (CA port {ca}, PVA port {pva})" in summary
+        )
         assert dump.exists()
         proc.send_signal(signum)
         _, rest = proc.communicate(timeout=10)
