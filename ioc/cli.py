@@ -3,7 +3,7 @@
 `rogue-ioc [serve] [options]` loads the Root, starts an `EpicsPvServer` on it and serves until
 SIGTERM/SIGINT; `rogue-ioc health` exits 0 when the IOC's heartbeat answers on both protocols;
 `rogue-ioc config save|load FILE` has a running IOC write or apply a settings file in its
-autosave directory.
+autosave directory; `rogue-ioc get|put|monitor|list` are the client commands of `ioc.clients`.
 Every option also comes from an `IOC_*` environment variable; a flag overrides it. Mistakes in
 the configuration are one line on stderr and exit code 2. When the network interface is replaced
 (a container's network reconnected), the IOC stops with exit code 3 so that it is restarted (see
@@ -26,10 +26,12 @@ from typing import Any
 
 import yaml
 
+from ioc import clients
 from ioc.naming import prefix_problem
 from ioc.netwatch import EXIT_NETWORK_CHANGED, InterfaceWatch, watch_wanted
 
 PROG = "rogue-ioc"
+COMMANDS = ("serve", "health", "screens", "config", *clients.COMMANDS)
 
 ENV_DEFAULTS = {
     "IOC_ROOT": "sim:SimRoot",
@@ -164,7 +166,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         description="Serve a PyRogue tree over EPICS Channel Access and PV Access.",
         epilog=f"Without a command, {PROG} runs 'serve'. See '{PROG} serve -h'.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{serve,health,screens,config}")
+    commands = parser.add_subparsers(dest="command", metavar=f"{{{','.join(COMMANDS)}}}")
 
     serve = commands.add_parser("serve", help="run the IOC (the default)")
     add_tree_options(serve, env)
@@ -299,6 +301,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait for the IOC (default %(default)s)",
     )
+    clients.add_parsers(commands, env, seconds)
     return parser
 
 
@@ -306,7 +309,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
     """Options from `argv` over `environ`; group lists are flattened, empty strings are None."""
     env = settings(environ)
     args = list(argv)
-    if not args or args[0] not in ("serve", "health", "screens", "config", "-h", "--help"):
+    if not args or args[0] not in (*COMMANDS, "-h", "--help"):
         args.insert(0, "serve")
     parser = build_parser(env)
     opts = parser.parse_args(args)
@@ -654,6 +657,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return screens(opts)
         if opts.command == "config":
             return config(opts)
+        if opts.command in clients.COMMANDS:
+            return clients.run(opts)
         return serve(opts)
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

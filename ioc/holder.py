@@ -16,6 +16,7 @@ Two paths run through a holder, both set up once when it is built:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -33,6 +34,7 @@ from .kinds import Mapping, UnservableValue, description, resolve
 from .naming import RecordName
 from .scanlock import scan_lock
 from .selection import writable
+from .status import put_stats
 from .validation import (
     PutRejected,
     char_bytes,
@@ -64,14 +66,17 @@ UNSERVABLE = (alarm.INVALID_ALARM, alarm.HW_LIMIT_ALARM)
 
 
 class TreeActivity:
-    """When the tree last delivered an update to any holder (``time.monotonic()``)."""
+    """When the tree last delivered an update (``time.monotonic()``), and how many so far."""
 
     def __init__(self) -> None:
         self.last = time.monotonic()
+        self._count = itertools.count(1)
+        self.updates = 0
 
     def touch(self) -> None:
         """Note that the tree delivered something now."""
         self.last = time.monotonic()
+        self.updates = next(self._count)
 
     def listener(self, path: str, vv: Any) -> None:
         """A Variable listener that only notes the delivery."""
@@ -412,6 +417,7 @@ class EpicsPvHolder:
             var.setDisp(argument)
         else:
             var.set(argument)
+        put_stats.accepted()
 
     def _reject(self, value: Any, reason: str, processing: bool = True) -> None:
         """Refuse a put: log it and show INVALID/WRITE on the record.
@@ -421,6 +427,7 @@ class EpicsPvHolder:
         :mod:`ioc.puttrap`), and the record is processed with the value it shows to show the alarm.
         """
         log.warning("%s: put of %r rejected: %s", self.name.full, value, reason)
+        put_stats.refused(self.name.full, value, reason)
         self._write_failed = True
         if not processing:
             self._show_alarm(WRITE_FAILED)
@@ -445,6 +452,7 @@ class EpicsPvHolder:
             future.result()
         except Exception as error:
             log.error("%s: tree write of %r failed: %s", self.name.full, value, error)
+            put_stats.refused(self.name.full, value, f"tree write failed: {error}")
             self._write_failed = True
         else:
             self._write_failed = False

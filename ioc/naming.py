@@ -25,6 +25,27 @@ SHORT_TAG = "tail_"
 IOC_PVS = {"heartbeat": "IOC:Heartbeat"}
 """Suffixes (after `<base>:`) of the PVs the IOC serves about itself."""
 
+STATUS_PVS = {
+    "StartTime": "IOC start time (UTC, ISO 8601)",
+    "Uptime": "seconds since the IOC started",
+    "Version": "rogue-ioc version",
+    "Software": "versions of rogue-ioc and its stack",
+    "CpuLoad": "process CPU, % of one core",
+    "Rss": "process resident memory",
+    "RecordCount": "records in this IOC",
+    "PvCount": "PV names this IOC serves",
+    "CaClients": "Channel Access clients (circuits)",
+    "PvaClients": "PV Access clients (connections)",
+    "PutsAccepted": "client puts accepted",
+    "PutsRefused": "client puts refused",
+    "UpdateRate": "tree updates received per second",
+    "LastRefusal": "the last refused put and why",
+    "PvNames:Chunks": "chunks of the packed PV name list",
+}
+"""The IOC status PVs (`ioc.status`): suffix after `<base>:IOC:` → description (DESC, ≤ 40)."""
+CHUNK_NAME = "PvNames:{}"
+"""Suffix after `<base>:IOC:` of the i-th chunk of the packed name list."""
+
 ALLOWED_CHARS = frozenset(string.ascii_letters + string.digits + "_-+:[]<>;")
 """Characters the EPICS Application Developer's Guide allows in record and alias names.
 
@@ -61,6 +82,11 @@ def pv_name(base: str, path: str) -> str:
 def heartbeat_name(base: str) -> str:
     """Name of the IOC's own heartbeat PV under `base`."""
     return f"{base}:{IOC_PVS['heartbeat']}"
+
+
+def status_name(base: str, suffix: str) -> str:
+    """Full name of the IOC status PV `suffix` (see `STATUS_PVS`) under `base`."""
+    return f"{base}:IOC:{suffix}"
 
 
 def short_name(base: str, full: str) -> str:

@@ -7,7 +7,7 @@ PVs the IOC serves. Pure functions over a started Root; nothing here touches EPI
 from collections.abc import Iterable
 from typing import Any
 
-from .naming import RecordName, heartbeat_name, plan_names, pv_name
+from .naming import STATUS_PVS, RecordName, heartbeat_name, plan_names, pv_name, status_name
 
 DEFAULT_EXCLUDE = ["NoServe"]
 """Groups left out when the caller names none (pyrogue's convention)."""
@@ -62,8 +62,10 @@ def in_group(node: Any, group: str) -> bool:
 
 
 def ioc_pvs(base: str) -> dict[str, str]:
-    """{PV name: description} of the PVs the IOC serves about itself under `base`."""
-    return {heartbeat_name(base): "the IOC heartbeat"}
+    """{PV name: description} of the PVs the IOC serves about itself under `base` (the chunks
+    of the packed name list aside)."""
+    status = {status_name(base, suffix): desc for suffix, desc in STATUS_PVS.items()}
+    return {heartbeat_name(base): "the IOC heartbeat", **status}
 
 
 def served_names(base: str, variables: dict[str, tuple[Any, str]]) -> dict[str, RecordName]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from softioc import alarm, builder, softioc
 
-from . import _softioc, access, configpvs, puttrap
+from . import _softioc, access, configpvs, puttrap, status
 from .autosave import Autosave, settings_of
 from .capacity import Capacities
 from .dispatch import PutDispatcher
@@ -143,7 +143,7 @@ class EpicsPvServer:
         if self._autosave is not None:
             self._autosave.restore(settings_of(var for var, _ in variables.values()))
         with _bulk_allocation():
-            beat = self._build_records(variables)
+            beat, ioc_status = self._build_records(variables)
         self._init_ioc()
         if sys.getswitchinterval() > SWITCH_INTERVAL:
             sys.setswitchinterval(SWITCH_INTERVAL)
@@ -156,6 +156,7 @@ class EpicsPvServer:
         if self._autosave is not None:
             self._autosave.start()
         self._spawn("ioc-heartbeat", self._beat, beat)
+        self._spawn("ioc-status", ioc_status.run, self._stopping)
         if self._read_period > 0:
             self._spawn("ioc-read", self._read_loop)
         log.info(
@@ -165,8 +166,9 @@ class EpicsPvServer:
             time.monotonic() - started,
         )
 
-    def _build_records(self, variables: dict[str, tuple[Any, str]]) -> Any:
-        """Holders, their records and the heartbeat, loaded; returns the heartbeat record."""
+    def _build_records(self, variables: dict[str, tuple[Any, str]]) -> tuple[Any, status.IocStatus]:
+        """Holders, their records, the heartbeat and the status records, loaded; returns the
+        heartbeat record and the status records."""
         self._dispatcher = PutDispatcher()
         self._holders = [
             EpicsPvHolder(var, self._names[path], self._dispatcher, self._capacities)
@@ -179,11 +181,17 @@ class EpicsPvServer:
             DESC="rogue-ioc heartbeat",
             ASG=puttrap.READ_ONLY_GROUP,
         )
+        served = [name.full for name in self._names.values()] + [self.heartbeat]
         if self._autosave is not None:
             self._config_commands = configpvs.ConfigPvs(self._base, self._autosave).command_names
+            served += list(configpvs.pv_names(self._base))
+        # Records besides the status PVs: one per served name (an alias shares its record).
+        ioc_status = status.IocStatus(
+            self._base, served, len(served), lambda: tree_activity.updates
+        )
         _allow_ca_arrays(max((h.mapping.buffer_bytes for h in self._holders), default=0))
         _softioc.load_database()
-        return beat
+        return beat, ioc_status
 
     def _init_ioc(self) -> None:
         """``iocInit`` (CA and PVA), then the holders start serving tree updates."""
