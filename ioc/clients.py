@@ -185,7 +185,8 @@ class CaClient:
         return text_of(value)
 
     def put(self, name: str, values: Sequence[str]) -> str:
-        """Put ``values`` (text, as DBR_STRING unless the PV holds text); the value after it."""
+        """Put ``values`` (as DBR_STRING; words joined into one value when the PV holds text);
+        the value after the put."""
         pv = self._pv(name)
         is_text = pv.type.endswith("char") and pv.nelm > 1
         value: Any = " ".join(values) if is_text else (values[0] if len(values) == 1 else values)
@@ -268,10 +269,13 @@ class PvaClient:
 
     def put(self, name: str, values: Sequence[str]) -> str:
         """Put ``values`` as text (pvxs converts it strictly: "2.5" is no integer); an enum by
-        label or index. Returns the value after the put."""
-        value: Any = values[0] if len(values) == 1 else list(values)
+        label or index; words joined into one value when the PV holds text. Returns the value
+        after the put."""
         current = self._get(name)
-        if current.getID().startswith("epics:nt/NTEnum"):
+        value: Any = values[0] if len(values) == 1 else list(values)
+        if isinstance(current["value"], str):
+            value = " ".join(values)  # text: the words of one value, as over CA
+        elif current.getID().startswith("epics:nt/NTEnum"):
             value = {"index": _enum_index(name, values[0], current["value.choices"])}
         try:
             self._context.put(name, {"value": value}, timeout=self.timeout)
