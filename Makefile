@@ -68,8 +68,10 @@ IT_PROJECT    ?= rogue-ioc-it
 IT_DEADLINE   ?= 120
 # Free host ports (no clash with a running deployment); the IOC's own reads every 0.5 s, as the
 # suite's local IOCs do.
-IT_COMPOSE     = IOC_IMAGE=$(IMAGE) TESTS_IMAGE=$(TESTS_IMAGE) DROPIN_IMAGE=$(DROPIN_IMAGE) \
-                 IOC_PUBLISH_CA=0 IOC_PUBLISH_PVA=0 IOC_READ_PERIOD=0.5 $(COMPOSE) -p $(IT_PROJECT)
+IT_ENV         = IOC_IMAGE=$(IMAGE) TESTS_IMAGE=$(TESTS_IMAGE) DROPIN_IMAGE=$(DROPIN_IMAGE) \
+                 IOC_PUBLISH_CA=0 IOC_PUBLISH_PVA=0 IOC_READ_PERIOD=0.5
+IT_COMPOSE     = $(IT_ENV) $(COMPOSE) -p $(IT_PROJECT)
+UP_TIMEOUT    ?= 120
 
 ## base-image: bootstrap Debian bookworm (minbase + python3) into $(LOCAL_BASE), no registry
 ## needed; with another BASE_IMAGE (labs with a registry) it is pulled instead
@@ -129,10 +131,12 @@ image: base-image wheels
 	  -f examples/dropin/Dockerfile . >/dev/null
 	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^rogue-ioc' || true
 
-## up: run the IOC (simulator unless IOC_ROOT says otherwise) in the background; its screens
+## up: run the IOC (simulator unless IOC_ROOT/IOC_IMAGE say otherwise) in the background, wait
+## until it is healthy (at most UP_TIMEOUT s; else its last log lines and exit 1); its screens
 ## are written into ./screens
 up: image
-	$(COMPOSE) up -d ioc screens
+	COMPOSE="$(COMPOSE)" UP_TIMEOUT=$(UP_TIMEOUT) scripts/compose-up ioc
+	$(COMPOSE) up -d screens
 
 ## down: stop and remove the compose deployment
 down:
@@ -145,19 +149,11 @@ integration-test: image
 	@teardown() { $(IT_COMPOSE) --profile test down --remove-orphans -v >/dev/null 2>&1 || true; }; \
 	teardown; trap teardown EXIT; trap 'exit 130' INT TERM; \
 	rc=0; \
-	$(IT_COMPOSE) up -d ioc ioc-dropin || rc=1; \
+	$(IT_ENV) COMPOSE="$(COMPOSE) -p $(IT_PROJECT)" UP_TIMEOUT=$(IT_DEADLINE) \
+	  scripts/compose-up ioc ioc-dropin || rc=1; \
 	if [ $$rc = 0 ]; then \
 	  for svc in ioc ioc-dropin; do \
-	    cid=$$($(IT_COMPOSE) ps -q $$svc); end=$$(( $$(date +%s) + $(IT_DEADLINE) )); \
-	    while :; do \
-	      st=$$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' $$cid 2>/dev/null); \
-	      [ "$$st" = healthy ] && { echo "integration-test: $$svc healthy"; break; }; \
-	      if [ "$$st" = unhealthy ] || [ "$$st" = exited ] || [ "$$st" = dead ] || [ -z "$$st" ] \
-	         || [ $$(date +%s) -ge $$end ]; then \
-	        echo "integration-test: $$svc not healthy ($${st:-gone}) within $(IT_DEADLINE) s"; rc=1; break; fi; \
-	      sleep 1; \
-	    done; \
-	    [ $$rc = 0 ] || break; \
+	    cid=$$($(IT_COMPOSE) ps -q $$svc); \
 	    hardening=$$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.Config.User}}' $$cid); \
 	    if [ "$$hardening" != "true [ALL] [no-new-privileges:true] ioc" ]; then \
 	      echo "integration-test: $$svc is not hardened: $$hardening"; rc=1; break; fi; \
@@ -175,6 +171,9 @@ integration-test: image
 	if [ $$rc != 0 ]; then \
 	  echo "integration-test: failed (exit $$rc); IOC logs:"; \
 	  $(IT_COMPOSE) --profile test logs --no-color --tail=40 ioc ioc-dropin 2>&1 || true; fi; \
+	if [ $$rc = 0 ]; then \
+	  IMAGE=$(IMAGE) DROPIN_IMAGE=$(DROPIN_IMAGE) COMPOSE="$(COMPOSE)" IT_PROJECT=$(IT_PROJECT) \
+	    tests/compose/check-deployment; rc=$$?; fi; \
 	exit $$rc
 
 # ---------------------------------------------------------------------------

@@ -4,10 +4,10 @@
 SIGTERM/SIGINT; `rogue-ioc health` exits 0 when the IOC's heartbeat answers on both protocols;
 `rogue-ioc config save|load FILE` has a running IOC write or apply a settings file in its
 autosave directory; `rogue-ioc get|put|monitor|list` are the client commands of `ioc.clients`.
-Every option also comes from an `IOC_*` environment variable; a flag overrides it. Mistakes in
-the configuration are one line on stderr and exit code 2. When the network interface is replaced
-(a container's network reconnected), the IOC stops with exit code 3 so that it is restarted (see
-`ioc.netwatch`).
+Every option also comes from an `IOC_*` environment variable; a flag overrides it, and a flag
+with an empty value (`--root=`) counts as not given. Mistakes in the configuration are one line
+on stderr and exit code 2. When the network interface is replaced (a container's network
+reconnected), the IOC stops with exit code 3 so that it is restarted (see `ioc.netwatch`).
 """
 
 import argparse
@@ -308,7 +308,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Namespace:
     """Options from `argv` over `environ`; group lists are flattened, empty strings are None."""
     env = settings(environ)
-    args = list(argv)
+    # `--option=` with nothing after '=' counts as not given (compose passes unset variables so).
+    args = [arg for arg in argv if not (arg.startswith("--") and arg.endswith("=") and arg != "--=")]
     if not args or args[0] not in (*COMMANDS, "-h", "--help"):
         args.insert(0, "serve")
     parser = build_parser(env)
