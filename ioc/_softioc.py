@@ -34,6 +34,15 @@ used, and why each is safe:
   timestamp) and its ``_record``: what ``set()`` stores and what its processing reads
   (:func:`process_in`).
 
+The module also reads what the IOC's two servers report about themselves (:func:`client_count`,
+:func:`ca_server_port`), through EPICS base's C API, checked against epicscorelibs 7.0.10.99.0.2
+(EPICS base 7.0.10) and pvxslibs 1.5.3:
+
+* ``dbServerStats(name, &channels, &clients)`` (dbServer.h, public since base 7.0.10) asks a
+  registered server layer for its counts; RSRV registers as ``rsrv``, QSRV2 (pvxs) as ``qsrv2``;
+* RSRV puts the TCP port it really bound, after any fallback, into the IOC's environment as
+  ``RSRV_SERVER_PORT`` (``epicsEnvSet`` in ``iocInit``): C's environment, not Python's copy.
+
 ``tests/unit/test_softioc_adapter.py`` fails when a version outside :data:`SUPPORTED` is installed
 or when any of the above no longer behaves as described.
 
@@ -516,3 +525,30 @@ def install_trap(rules: str, listener: Any) -> None:
     register.argtypes = [TrapListener]
     register.restype = ctypes.c_void_p
     register(listener)
+
+
+# --- what the servers report --------------------------------------------------------------------
+
+#: Server layer names as they register with dbServer: protocol → name.
+SERVER_LAYERS = {"CA": b"rsrv", "PVA": b"qsrv2"}
+
+_server_stats = dbCore.dbServerStats
+_uint_p = ctypes.POINTER(ctypes.c_uint)
+_server_stats.argtypes = [ctypes.c_char_p, _uint_p, _uint_p]
+_server_stats.restype = ctypes.c_int
+_c_getenv = ctypes.CDLL(None).getenv
+_c_getenv.argtypes = [ctypes.c_char_p]
+_c_getenv.restype = ctypes.c_char_p
+
+
+def client_count(protocol: str) -> int | None:
+    """Clients (CA circuits, PVA connections) of the server of ``protocol``; None if unknown."""
+    channels, clients = ctypes.c_uint(0), ctypes.c_uint(0)
+    called = _server_stats(SERVER_LAYERS[protocol], ctypes.byref(channels), ctypes.byref(clients))
+    return clients.value if called > 0 else None
+
+
+def ca_server_port() -> int | None:
+    """The TCP port the CA server bound (after ``iocInit``), None before it has."""
+    value = _c_getenv(b"RSRV_SERVER_PORT")
+    return int(value) if value else None

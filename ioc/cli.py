@@ -309,7 +309,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
     """Options from `argv` over `environ`; group lists are flattened, empty strings are None."""
     env = settings(environ)
     # `--option=` with nothing after '=' counts as not given (compose passes unset variables so).
-    args = [arg for arg in argv if not (arg.startswith("--") and arg.endswith("=") and arg != "--=")]
+    args = [arg for arg in argv if not (arg.startswith("--") and arg.endswith("="))]
     if not args or args[0] not in (*COMMANDS, "-h", "--help"):
         args.insert(0, "serve")
     parser = build_parser(env)
@@ -595,7 +595,7 @@ def ports_bound(fallback_allowed: bool) -> dict[str, int | None]:
     """The ports the running servers bound; without ``fallback_allowed`` they must be the
     configured ones (a port taken between the check and the bind is still an error)."""
     from ioc import ports
-    from ioc.epics_servers import ca_server_port
+    from ioc._softioc import ca_server_port
 
     bound = ports.bound_ports(ca_server_port())
     wanted = ports.configured_ports(os.environ)

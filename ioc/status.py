@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from softioc import builder
 
-from . import epics_servers, namelist
+from . import _softioc, namelist
 from .naming import CHUNK_NAME, STATUS_PVS, status_name
 
 #: LastRefusal's capacity (bytes); a longer text is cut and ends with CUT_MARK.
@@ -164,7 +164,7 @@ class IocStatus:
             self._set("Rss", rss_bytes() / 2**20)
             self._set("UpdateRate", (updates - last_updates) / elapsed)
             for protocol in ("CA", "PVA"):
-                clients = epics_servers.client_count(protocol)
+                clients = _softioc.client_count(protocol)
                 if clients is not None:
                     self._set(f"{protocol.capitalize()}Clients", clients)
             self._set("PutsAccepted", put_stats.accepted_count)

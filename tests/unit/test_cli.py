@@ -532,3 +532,17 @@ def test_log_level_applies_to_the_ioc_loggers_only() -> None:
         for handler in saved[1]:
             root.addHandler(handler)
         logging.getLogger("ioc").setLevel(saved[2])
+
+
+def test_an_option_with_an_empty_value_counts_as_not_given() -> None:
+    env = {"IOC_ROOT": "lab:LabRoot", "IOC_PREFIX": "LAB"}
+    opts = parse_args(["serve", "--root=", "--prefix=", "--read-period="], env)
+    assert (opts.root, opts.prefix, opts.read_period) == ("lab:LabRoot", "LAB", 0.0)
+    assert parse_args(["health", "--prefix="], env).prefix == "LAB"
+    assert parse_args(["--prefix=OPS"], env).prefix == "OPS"
+
+
+@pytest.mark.parametrize(("value", "allowed"), [("yes", True), ("NO", False), ("1", True)])
+def test_port_fallback_from_the_environment(value: str, allowed: bool) -> None:
+    assert parse_args([], {"IOC_PORT_FALLBACK": value}).allow_port_fallback is allowed
+    assert parse_args(["--allow-port-fallback"], {"IOC_PORT_FALLBACK": "no"}).allow_port_fallback
