@@ -6,6 +6,8 @@ They are built from ``sim.tree``, the same pyrogue-compatible tree the simulator
 
 from __future__ import annotations
 
+import hashlib
+
 from sim.device import nested_devices
 from sim.memory import MemoryEmulator
 from sim.tree import Device, LocalVariable, RemoteVariable, Root, UInt
@@ -47,4 +49,21 @@ class BadNameRoot(Root):
         super().__init__(name="root", description="bad names")
         device = Device(name="Dev")
         device.add([LocalVariable(name="Fine", value=1), LocalVariable(name="Not Fine$", value=2)])
+        self.add(device)
+
+
+class ManyNamesRoot(Root):
+    """4,000 variables with names that compress poorly: a name list of several chunks."""
+
+    COUNT = 4000
+
+    def __init__(self) -> None:
+        super().__init__(name="root", description="many names")
+        device = Device(name="Many")
+        device.add(
+            [
+                LocalVariable(name=f"V{hashlib.sha1(str(i).encode()).hexdigest()[:16]}", value=i)
+                for i in range(self.COUNT)
+            ]
+        )
         self.add(device)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from .conftest import REPO, Ioc, IocFactory, free_port
-from .support import wait_for
+from .support import REPO_TESTS, wait_for
 
 CLIENT_TIMEOUT = 60.0
 STATUS_SOON = 15.0
@@ -238,3 +238,20 @@ def test_list_prints_every_served_name(ioc: Ioc, flag: list[str]) -> None:
         dumped = {line.split(" -> ")[0] for line in ioc.dump_path.read_text().splitlines()}
         assert dumped <= set(names)
         assert all(name in dumped or name.startswith(f"{ioc.prefix}:IOC:") for name in names)
+
+
+def test_list_reads_a_name_list_of_several_chunks(ioc_factory: IocFactory) -> None:
+    from .roots import ManyNamesRoot
+
+    many = ioc_factory.start(
+        "--root", "integration.roots:ManyNamesRoot", env={"PYTHONPATH": REPO_TESTS}
+    )
+    chunks = rogue_ioc(many, "get", status(many, "PvNames:Chunks"))
+    assert int(chunks.stdout.split()[-1]) > 1, chunks
+    for flag in ([], ["--pva"]):
+        result = rogue_ioc(many, "list", *flag, "--prefix", many.prefix)
+        assert result.returncode == 0, result.stderr
+        names = result.stdout.split()
+        served = [name for name in names if name.startswith(f"{many.prefix}:root:Many:V")]
+        assert len(served) == ManyNamesRoot.COUNT
+        assert len(set(names)) == len(names)
