@@ -149,11 +149,11 @@ class CaClient:
         epics.ca.initialize_libca()
         libca = epics.ca.libca
         self._message = ctypes.CFUNCTYPE(ctypes.c_char_p, ctypes.c_long)(("ca_message", libca))
-        self._handler = ctypes.CFUNCTYPE(None, _ExceptionArgs)(self._on_exception)
+        self._handler = ctypes.CFUNCTYPE(None, ExceptionArgs)(self._on_exception)
         libca.ca_add_exception_event(self._handler, None)
         self._pvs: dict[str, Any] = {}
 
-    def _on_exception(self, args: _ExceptionArgs) -> None:
+    def _on_exception(self, args: ExceptionArgs) -> None:
         message = (self._message(args.stat) or b"").decode()
         context = (args.ctx or b"").decode(errors="replace")
         self._errors.append(f"{message} ({context})" if context else message)
@@ -225,8 +225,8 @@ class CaClient:
             pv.disconnect()
 
 
-class _ExceptionArgs(ctypes.Structure):
-    """libca's ``struct exception_handler_args``."""
+class ExceptionArgs(ctypes.Structure):
+    """libca's ``struct exception_handler_args`` (cadef.h), passed by value to the handler."""
 
     _fields_ = [
         ("usr", ctypes.c_void_p),
