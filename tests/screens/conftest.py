@@ -9,6 +9,7 @@ environment once, so it is set here before either is imported.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -88,6 +89,9 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+CHUNK = re.compile(r".*:IOC:PvNames:\d+")
+
+
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The simulator IOC, running, and the screens `rogue-ioc screens` wrote for it."""
@@ -119,6 +123,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         own = {heartbeat} | autosave_pvs()
         for name in own:
             assert epics.caget(name, timeout=5.0) is not None, f"the IOC does not serve {name}"
+        # The IOC's own PVs (heartbeat, status) as the IOC lists them
+        listed = subprocess.run(
+            [sys.executable, "-m", "ioc", "list", "--prefix", PREFIX],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stderr
+        # (the chunks of the packed name list are data for `rogue-ioc list`, not for screens)
+        pvs |= {name for name in listed.stdout.split() if not CHUNK.fullmatch(name)}
         out = work / "out"
         generated = subprocess.run(
             [sys.executable, "-m", "ioc", "screens", "--prefix", PREFIX, *autosave, "--out",
