@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from ioc.screens.model import PAGE_ROWS, TOP, Widget, build, stem_of, widget_for
+from ioc.selection import ioc_pvs
 from sim.device import SimRoot, nested_devices
 from sim.tree import Device, LocalCommand, LocalVariable, Root
 
@@ -122,7 +123,7 @@ def test_autosave_pvs_join_the_top_screen_when_the_ioc_autosaves() -> None:
         saving = build(root, "T", None, None, None, autosave=True)
     finally:
         root.stop()
-    assert {item.pv for item in plain.top.items} == {"T:IOC:Heartbeat"}
+    assert {item.pv for item in plain.top.items} == set(ioc_pvs("T"))
     widgets = {item.label: item.widget for item in saving.top.items}
     assert widgets["Config:Save"] is widgets["Config:Load"] is Widget.ARG_ENTRY
     assert widgets["Autosave:Saves"] is widgets["Heartbeat"] is Widget.READBACK
