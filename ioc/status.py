@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from softioc import builder
 
-from . import _softioc, namelist
+from . import _softioc, namelist, puttrap
 from .naming import CHUNK_NAME, STATUS_PVS, status_name
 
 #: LastRefusal's capacity (bytes); a longer text is cut and ends with CUT_MARK.
@@ -117,7 +117,9 @@ class IocStatus:
 
         def make(suffix: str, factory: Callable[..., Any], **fields: Any) -> None:
             name = status_name(prefix, suffix)
-            rec[suffix] = factory(name, DESC=STATUS_PVS.get(suffix, "PV name list chunk"), **fields)
+            desc = STATUS_PVS.get(suffix, "PV name list chunk")
+            # In records, read-only for clients as every In record of the IOC.
+            rec[suffix] = factory(name, DESC=desc, ASG=puttrap.READ_ONLY_GROUP, **fields)
 
         make("StartTime", builder.stringIn, initial_value=started.strftime("%Y-%m-%dT%H:%M:%SZ"))
         make("Uptime", builder.longIn, initial_value=0, EGU="s")
