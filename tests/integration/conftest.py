@@ -288,9 +288,9 @@ class PvaClient:
     def put_refused(self, name: str, value: Any, timeout: float = PUT_TIMEOUT) -> str:
         """A plain put (no ``wait``) the IOC must refuse; returns the client's error message.
 
-        Like a CA put-callback, a PVA put with ``wait=True`` (``record[block=true]``) reports
-        success even when the record's validation refuses the value (softioc 4.7.2 + QSRV2), so
-        refusals are checked with the plain put that clients use by default.
+        A PVA put with ``wait=True`` (``record[block=true]``) reports success even when the
+        record's validation refuses the value (QSRV2 completes it whatever the processing
+        decided), so refusals are checked with the plain put that clients use by default.
         """
         try:
             self.context.put(name, _pva_put_value(value), timeout=timeout)

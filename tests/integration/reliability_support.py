@@ -142,8 +142,8 @@ def ca_raw_put(errors: Any, name: str, ftype: int, values: Any, callback: bool) 
 def ca_put_done(errors: Any, name: str, value: Any, ftype: int | None) -> None:
     """A CA put with completion of ``value`` sent as ``ftype`` that must raise no CA error.
 
-    A put-callback reports success even when the record refuses the value, so the caller checks
-    the record afterwards.
+    pyepics does not look at a put-callback's completion status, so a refusal shows only on the
+    record: the caller checks the record afterwards (``ca_put_status`` reads the status).
     """
     import epics
 
