@@ -46,7 +46,7 @@ from .support import (
 REPO = Path(__file__).resolve().parents[2]
 REMOTE_PREFIX = os.environ.get("IOC_TEST_PREFIX") or None
 #: How many extra IOCs one session may start (each needs a CA port known to pyepics up front).
-EXTRA_IOCS = 32
+EXTRA_IOCS = 48
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 READ_PERIOD = "0.5"

@@ -96,7 +96,8 @@ def _ca_buffer(ftype: int, values: Any) -> Any:
 def ca_put_status(name: str, ftype: int, values: Any) -> int:
     """A CA put-callback of exactly ``values`` as ``ftype`` (libca, no pyepics conversion).
 
-    Returns the completion's status (``ECA_NORMAL`` when the server reports success). A
+    Returns the completion's status (``ECA_NORMAL`` when the server reports success), or the
+    status libca refused the put with before sending it (a read-only PV: no write access). A
     put-callback is what ``caput -c`` and pyepics ``put(wait=True)`` send.
     """
     import epics
@@ -112,7 +113,8 @@ def ca_put_status(name: str, ftype: int, values: Any) -> int:
 
     handler = epics.dbr.make_callback(on_done, epics.dbr.event_handler_args)
     status = epics.ca.libca.ca_array_put_callback(ftype, len(buffer), chid, buffer, handler, None)
-    assert status == ECA_NORMAL, epics.ca.message(status)
+    if status != ECA_NORMAL:
+        return status
     epics.ca.flush_io()
     assert done.wait(PUT_TIMEOUT), f"CA put-callback to {name} did not complete"
     return result["status"]
@@ -133,7 +135,9 @@ def ca_raw_put(errors: Any, name: str, ftype: int, values: Any, callback: bool) 
     chid = ca_chid(name)
     buffer = _ca_buffer(ftype, values)
     mark = errors.mark()
-    assert epics.ca.libca.ca_array_put(ftype, len(buffer), chid, buffer) == ECA_NORMAL
+    status = epics.ca.libca.ca_array_put(ftype, len(buffer), chid, buffer)
+    if status != ECA_NORMAL:  # refused by libca before sending: no write access
+        return epics.ca.message(status)
     epics.ca.flush_io()
     found = wait_for(lambda: errors.since(mark, name), SOON, f"a CA put error for {name}")
     return found[0][1]
