@@ -113,7 +113,10 @@ started=$(date +%s)
 docker build --network none -q -t "$ROGUE_IMAGE" \
     --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg IOC_IMAGE="$IOC_IMAGE" \
     --build-arg ROGUE_VERSION="$ROGUE_VERSION" \
-    --build-arg IOC_ROOT="$IOC_ROOT" --build-arg IOC_PREFIX="$IOC_PREFIX" "$ctx" >/dev/null
+    --build-arg ROOT="$IOC_ROOT" --build-arg PREFIX="$IOC_PREFIX" "$ctx" >/dev/null
+[ "$(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$ROGUE_IMAGE" \
+    | grep -E '^IOC_(ROOT|PREFIX)=' | sort | tr '\n' ' ')" = "IOC_PREFIX=$IOC_PREFIX IOC_ROOT=$IOC_ROOT " ] \
+    || die "$ROGUE_IMAGE does not carry IOC_ROOT=$IOC_ROOT IOC_PREFIX=$IOC_PREFIX"
 say "built $ROGUE_IMAGE in $(($(date +%s) - started)) s"
 docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' "$IOC_IMAGE"
 docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' "$ROGUE_IMAGE"
