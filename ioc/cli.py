@@ -52,6 +52,7 @@ ENV_DEFAULTS = {
     "IOC_READ_ONLY": "",
     "IOC_ASG": "",
     "IOC_PORT_FALLBACK": "no",
+    "IOC_DUMP_ACCESS": "no",
 }
 """Defaults of every environment variable the command reads; the environment is laid over it."""
 
@@ -181,7 +182,15 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--dump",
         default=env["IOC_DUMP"],
         metavar="FILE",
-        help="write 'PV name -> path' lines to FILE after start (env IOC_DUMP)",
+        help="write 'PV name -> path' lines to FILE after start, in Rogue epicsV7's format "
+        "(env IOC_DUMP)",
+    )
+    serve.add_argument(
+        "--dump-access",
+        action="store_true",
+        default=None,
+        help="end each --dump line with '  [access]' (RW, RO, WO, command, command with "
+        "argument); not Rogue's format (env IOC_DUMP_ACCESS=yes)",
     )
     serve.add_argument(
         "--log-level",
@@ -325,11 +334,15 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
         opts.asg = opts.asg or env["IOC_ASG"].split()
         opts.capacity = groups(opts.capacity or [env["IOC_CAPACITY"]]) or []
         opts.capacity_file = opts.capacity_file or None
-        if opts.allow_port_fallback is None:
-            try:
-                opts.allow_port_fallback = yes_no(env["IOC_PORT_FALLBACK"])
-            except argparse.ArgumentTypeError as exc:
-                parser.error(f"IOC_PORT_FALLBACK: {exc}")
+        for attr, variable in (
+            ("allow_port_fallback", "IOC_PORT_FALLBACK"),
+            ("dump_access", "IOC_DUMP_ACCESS"),
+        ):
+            if getattr(opts, attr) is None:
+                try:
+                    setattr(opts, attr, yes_no(env[variable]))
+                except argparse.ArgumentTypeError as exc:
+                    parser.error(f"{variable}: {exc}")
     return opts
 
 
@@ -560,7 +573,7 @@ def serve(opts: argparse.Namespace) -> int:
     try:
         bound = ports_bound(opts.allow_port_fallback)
         if opts.dump:
-            _dump(server, opts.dump)
+            _dump(server, opts.dump, opts.dump_access)
         log.info(
             "serving %d PVs with prefix %s from %s (CA port %s, PVA port %s)",
             len(server.list()),
@@ -610,10 +623,10 @@ def ports_bound(fallback_allowed: bool) -> dict[str, int | None]:
     return bound
 
 
-def _dump(server: Any, fname: str) -> None:
-    """Write the server's PV list to `fname`."""
+def _dump(server: Any, fname: str, access: bool) -> None:
+    """Write the server's PV list to `fname`, each line with the PV's access if `access`."""
     try:
-        server.dump(fname)
+        server.dump(fname, access=access)
     except OSError as exc:
         raise CliError(f"cannot write dump {fname}: {exc}") from exc
 

@@ -94,19 +94,21 @@ class EpicsPvServer:
         """Return {variable path: full PV name} of everything served."""
         return {path: name.full for path, name in self._names.items()}
 
-    def dump(self, fname: str | None = None) -> None:
+    def dump(self, fname: str | None = None, access: bool = False) -> None:
         """Write one line per PV to ``fname``, or print them.
 
-        Each line starts as Rogue's epicsV7 writes it: ``PVNAME -> path``, followed for an
-        aliased PV (full name over 60 characters) by ``  (CA: SHORT)``, its short record. Then
-        comes ``  [access]``: the Variable's mode as served (RW, RO, WO; RO where the record
-        takes no puts) or, for a Command, ``command`` or ``command with argument``.
+        Each line is what Rogue's epicsV7 writes: ``PVNAME -> path``, followed for an aliased PV
+        (full name over 60 characters) by ``  (CA: SHORT)``, its short record, so a list made for
+        Rogue's server reads this one unchanged. With ``access``, each line also ends in
+        ``  [access]``: the Variable's mode as served (RW, RO, WO; RO where the record takes no
+        puts) or, for a Command, ``command`` or ``command with argument``.
         """
-        access = {holder.var.path: _access(holder) for holder in self._holders}
+        modes = {holder.var.path: _access(holder) for holder in self._holders} if access else {}
         lines = []
         for path, name in self._names.items():
             marker = f"  (CA: {name.record})" if name.aliased else ""
-            marker += f"  [{access[path]}]"
+            if access:
+                marker += f"  [{modes[path]}]"
             lines.append(f"{name.full} -> {path}{marker}")
         text = "\n".join(lines) + "\n"
         if fname is None:

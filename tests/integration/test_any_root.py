@@ -1,9 +1,10 @@
 """Checks that hold for any Root the IOC serves, whatever its tree.
 
-The PV list comes from the IOC itself: its ``--dump`` file (``PVNAME -> path``, ``  (CA: SHORT)``
-for a long name, ``  [access]``). Every PV must answer a get on CA and on PVA, every RW Variable
-must take a new value from a CA put and its old one back from a PVA put (both protocols reading
-each back), and every Command without an argument must run when invoked from either protocol.
+The PV list comes from the IOC itself: its ``--dump`` file written with ``--dump-access``
+(``PVNAME -> path``, ``  (CA: SHORT)`` for a long name, ``  [access]``). Every PV must answer a
+get on CA and on PVA, every RW Variable must take a new value from a CA put and its old one back
+from a PVA put (both protocols reading each back), and every Command without an argument must run
+when invoked from either protocol.
 
 Target:
 - ``IOC_TEST_PREFIX`` set (remote mode, e.g. ``make dropin-rogue-test`` with Rogue's own
@@ -94,7 +95,7 @@ def target(tmp_path_factory: pytest.TempPathFactory, ioc_factory: IocFactory) ->
         remote.stop()
         return
     dump_path = tmp_path_factory.mktemp("any-root") / "dump.txt"
-    local = ioc_factory.start("--dump", str(dump_path))
+    local = ioc_factory.start("--dump", str(dump_path), "--dump-access")
     yield Target(local, read_dump(dump_path), SIM_NO_WRITE)
 
 

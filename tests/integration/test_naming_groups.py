@@ -67,8 +67,8 @@ SERVED = {
     *STANDARD,
 }
 NOT_SERVED = "Version.InternalState"
-#: Rogue epicsV7's line (``PVNAME -> path``, ``  (CA: SHORT)`` for a long name), then the access.
-DUMP_LINE = re.compile(r"^(?P<pv>\S+) -> (?P<path>\S+)(?P<rest>.*?)  \[[^\]]+\]$")
+#: Rogue epicsV7's line exactly: ``PVNAME -> path``, then ``  (CA: SHORT)`` for a long name.
+DUMP_LINE = re.compile(r"^(?P<pv>\S+) -> (?P<path>\S+)(?P<rest>(?:  \(CA: \S+\))?)$")
 ABSENT_TIMEOUT = 1.5
 
 
@@ -78,7 +78,7 @@ def read_dump(path) -> dict[str, tuple[str, str]]:
     entries = {}
     for line in text.splitlines():
         match = DUMP_LINE.match(line)
-        assert match, f"dump line not 'PVNAME -> path[  (CA: SHORT)]  [access]': {line!r}"
+        assert match, f"dump line not Rogue's 'PVNAME -> path[  (CA: SHORT)]': {line!r}"
         entries[match["path"]] = (match["pv"], match["rest"])
     return entries
 

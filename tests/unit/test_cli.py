@@ -135,6 +135,7 @@ def test_defaults() -> None:
     assert opts.exclude is None  # the server's default, NoServe
     assert opts.pvmap is None
     assert opts.dump is None
+    assert opts.dump_access is False
     assert opts.log_level == "INFO"
     assert opts.read_period == 0.0
 
@@ -167,6 +168,14 @@ def test_flags_override_environment() -> None:
     assert opts.prefix == "FLAG"
     assert opts.exclude == ["A"]
     assert opts.read_period == 1.0
+
+
+def test_dump_access_from_flag_or_environment() -> None:
+    assert parse_args(["--dump-access"], {}).dump_access is True
+    assert parse_args([], {"IOC_DUMP_ACCESS": "yes"}).dump_access is True
+    assert parse_args([], {"IOC_DUMP_ACCESS": "no"}).dump_access is False
+    with pytest.raises(SystemExit):
+        parse_args([], {"IOC_DUMP_ACCESS": "maybe"})
 
 
 def test_explicit_serve_command() -> None:
