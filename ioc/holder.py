@@ -373,10 +373,14 @@ class EpicsPvHolder:
         if sent == "text":
             return decode_text(char_bytes(raw.values, raw.text), exact=False)  # CA: NULs may pad
         if sent == "array":
-            values = raw.values
+            dtype = self.mapping.blank.dtype
             if raw.text:
-                values = parse_elements(values, self.mapping.blank.dtype)
-            return np.asarray(values)
+                return np.asarray(parse_elements(raw.values, dtype))
+            if raw.dbr_type == puttrap.DBR_CHAR and dtype == np.int8:
+                # CA has no signed char: a signed char array's bytes travel as DBR_CHAR (unsigned)
+                # and the record stores each byte as it came, so read them as the record will.
+                return np.asarray(raw.values, dtype=np.uint8).view(np.int8)
+            return np.asarray(raw.values)
         values = raw.values
         if raw.text and sent == "state":
             values = [state_index(text, self.mapping.labels) for text in values]

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from ctypes import POINTER, c_char, c_double, c_float, c_int8, c_int16, c_int32, c_uint16, cast
+from ctypes import POINTER, c_char, c_double, c_float, c_int16, c_int32, c_uint8, c_uint16, cast
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ _ELEMENT_TYPES = {
     1: c_int16,  # DBR_SHORT
     2: c_float,  # DBR_FLOAT
     3: c_uint16,  # DBR_ENUM
-    DBR_CHAR: c_int8,
+    DBR_CHAR: c_uint8,  # dbr_char_t is epicsUInt8; the database takes it as DBR_UCHAR
     5: c_int32,  # DBR_LONG
     6: c_double,  # DBR_DOUBLE
 }

@@ -197,13 +197,14 @@ def test_frame_put_and_bad_put(ioc, ca, pva, protocol):
     data = ioc.pv("Stream.Data")
     pva.put(ioc.pv("Stream.SendFrame"), 4)
     wait_for(lambda: len(pva.get(data)) == 4, what="a 4-byte frame")
-    put(ca, pva, protocol, data, [9, 8, 7, 6])
-    assert read(ca, pva, data, "pva") == [9, 8, 7, 6]
+    # Bytes above 127 too: CA's DBR_CHAR is unsigned, and nothing may read them as negative.
+    put(ca, pva, protocol, data, [9, 200, 128, 255])
+    assert read(ca, pva, data, "pva") == [9, 200, 128, 255]
     # (pyepics converts a CA put to the channel's type itself, so 256 would reach a uint8
     # array as 0: only the length can be checked for CA clients.)
     for bad in ([1, 2, 3], [1, 2, 3, 4, 5]):
         refuse(ca, pva, protocol, data, bad)
-    assert read(ca, pva, data, "ca") == [9, 8, 7, 6]
+    assert read(ca, pva, data, "ca") == [9, 200, 128, 255]
 
 
 # --- int64, uint64 and 2-D arrays ----------------------------------------------------------------

@@ -496,7 +496,8 @@ def test_parse_elements_names_the_first_bad_element() -> None:
     ("values", "text", "expected"),
     [
         ([104, 105, 0], False, b"hi\0"),
-        ([-61, -87], False, "é".encode()),  # DBR_CHAR is signed
+        ([-61, -87], False, "é".encode()),  # numbers of a signed char
+        ([195, 169], False, "é".encode()),  # DBR_CHAR as CA sends it (unsigned)
         (["72", "73"], True, b"HI"),
     ],
 )
