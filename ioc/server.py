@@ -11,7 +11,6 @@ import contextlib
 import gc
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,10 +28,6 @@ from .selection import group_list, select, served_names
 
 log = logging.getLogger(__name__)
 
-#: Longest time (s) a Python thread holds the GIL while another waits for it. CPython's 5 ms
-#: default lets a busy tree update thread (pyrogue's listeners) hold up each step of a put that
-#: needs the GIL (record processing, the tree write, the completion) by up to 5 ms each.
-SWITCH_INTERVAL = 0.0005
 #: The heartbeat shows INVALID when the tree has delivered no update for this many seconds.
 STALE_AFTER = 5.0
 #: Room for the CA message header and the DBR metadata on top of the largest record's buffer.
@@ -147,8 +142,6 @@ class EpicsPvServer:
         with _bulk_allocation():
             beat, ioc_status = self._build_records(variables)
         self._init_ioc()
-        if sys.getswitchinterval() > SWITCH_INTERVAL:
-            sys.setswitchinterval(SWITCH_INTERVAL)
         for var in self._root.variableList:
             # The Root's own variables (pyrogue polls root.Time every second) keep the heartbeat
             # informed even when they are not served.
