@@ -86,8 +86,9 @@ def state_index(text: str, labels: tuple[str, ...]) -> int:
 def char_bytes(values: list, text: bool) -> bytes:
     """The bytes of a char-array put: DBR_CHAR values, or numbers (as text when ``text``).
 
-    Each element must be a byte value 0..255 (DBR_CHAR's signed -128..-1 included): nothing is
-    wrapped into a byte.
+    Each element must be a byte value: 0..255 (DBR_CHAR, which CA sends unsigned) or -128..-1
+    (the numbers of a signed char, as a client of the record's own CHAR type holds them); nothing
+    else is wrapped into a byte.
     """
     if text:
         values = parse_elements(values, np.dtype(np.uint8))
