@@ -163,13 +163,24 @@ class CaClient:
         self.errors = errors
         self._monitors: list[epics.PV] = []
         self._probes: list[epics.PV] = []
+        self._unmonitored: dict[str, epics.PV] = {}
 
     def get(self, name: str, as_string: bool = False, timeout: float = GET_TIMEOUT) -> Any:
-        """A fresh CA get (not a cached monitor value); fails when the PV does not answer."""
-        value = epics.caget(
-            name, as_string=as_string, use_monitor=False, timeout=timeout,
-            connection_timeout=timeout,
-        )  # fmt: skip
+        """A fresh CA get (not a cached monitor value); fails when the PV does not answer.
+
+        The channel is one of this client's own, without a monitor: pyepics asks a monitored
+        channel for as many elements as its last update carried, so a string that just grew would
+        read back cut to its old length until the monitor caught up.
+        """
+        channel = self._unmonitored.get(name)
+        if channel is None:
+            channel = epics.PV(name, auto_monitor=False, connection_timeout=timeout)
+            self._unmonitored[name] = channel
+        value = None
+        if channel.wait_for_connection(timeout=timeout):
+            if as_string:
+                channel.get_ctrlvars(timeout=timeout)
+            value = channel.get(as_string=as_string, use_monitor=False, timeout=timeout)
         assert value is not None, f"CA get of {name} got no answer within {timeout:g} s"
         return value
 
@@ -229,10 +240,11 @@ class CaClient:
         for pv in self._monitors:
             pv.clear_callbacks()
             pv.clear_auto_monitor()
-        for pv in self._probes:
+        for pv in [*self._probes, *self._unmonitored.values()]:
             pv.disconnect()
         self._monitors.clear()
         self._probes.clear()
+        self._unmonitored.clear()
 
 
 def pva_value(value: Any) -> Any:
