@@ -57,6 +57,7 @@ record type.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
 import sys
@@ -552,3 +553,83 @@ def ca_server_port() -> int | None:
     """The TCP port the CA server bound (after ``iocInit``), None before it has."""
     value = _c_getenv(b"RSRV_SERVER_PORT")
     return int(value) if value else None
+
+
+# --- access security of a trapped put (ioc/puttrap.py) --------------------------------------------
+
+
+class _FieldLevel(ctypes.Structure):
+    """A ``dbFldDes`` from its start to its access security level (``as_level``)."""
+
+    _fields_ = [
+        ("prompt", ctypes.c_char_p),
+        ("name", ctypes.c_char_p),
+        ("extra", ctypes.c_char_p),
+        ("pdbRecordType", ctypes.c_void_p),
+        ("indRecordType", ctypes.c_short),
+        ("special", ctypes.c_short),
+        ("field_type", ctypes.c_int),
+        ("process_passive", ctypes.c_uint, 1),
+        ("prop", ctypes.c_uint, 1),
+        ("isDevLink", ctypes.c_uint, 1),
+        ("base", ctypes.c_int),
+        ("promptgroup", ctypes.c_short),
+        ("interest", ctypes.c_short),
+        ("as_level", ctypes.c_int),
+    ]
+
+
+class _AsClient(ctypes.Structure):
+    """``ASGCLIENT`` (asLib.h): one client of an access security group member."""
+
+    _fields_ = [
+        ("next", ctypes.c_void_p),
+        ("previous", ctypes.c_void_p),
+        ("pasgMember", ctypes.c_void_p),
+        ("user", ctypes.c_char_p),
+        ("host", ctypes.c_char_p),
+        ("userPvt", ctypes.c_void_p),
+        ("pcallback", ctypes.c_void_p),
+        ("level", ctypes.c_int),
+        ("access", ctypes.c_int),
+        ("trapMask", ctypes.c_int),
+    ]
+
+
+#: asAccessRights: asNOACCESS, asREAD, asWRITE.
+_AS_WRITE = 2
+
+
+@functools.cache
+def _as_client_calls() -> tuple[int, Any, Any]:
+    """(offset of a record's ASP, asAddClient, asRemoveClient)."""
+    from epicscorelibs.ioc import Com
+
+    add, remove = Com.asAddClient, Com.asRemoveClient
+    client_p = ctypes.POINTER(ctypes.POINTER(_AsClient))
+    add.argtypes = [client_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p]
+    add.restype = ctypes.c_long
+    remove.argtypes = [client_p]
+    remove.restype = ctypes.c_long
+    return imports.get_field_offsets("ai")["ASP"][0], add, remove
+
+
+def write_permitted(channel: int, user: bytes, host: bytes) -> bool:
+    """Whether access security lets ``user`` on ``host`` write the dbChannel at ``channel``.
+
+    EPICS's own rules decide: a client of the record's access security member is added for this
+    user, host and the field's level, its access read, and the client removed again.
+    """
+    asp_offset, add, remove = _as_client_calls()
+    head = _ChannelHead.from_address(channel)
+    member = ctypes.c_void_p.from_address(head.precord + asp_offset).value
+    level = _FieldLevel.from_address(head.pfldDes).as_level if head.pfldDes else 0
+    client = ctypes.POINTER(_AsClient)()
+    host_copy = ctypes.create_string_buffer(host)  # asAddClient lower-cases it in place
+    status = add(ctypes.byref(client), member, level, user, host_copy)
+    if not client:  # no access security on this channel: EPICS checks nothing
+        return True
+    try:
+        return status == 0 and client.contents.access >= _AS_WRITE
+    finally:
+        remove(ctypes.byref(client))

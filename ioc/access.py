@@ -1,12 +1,13 @@
 """EPICS access security for the served PVs: a lab's rules file, read-only serving, ASG choice.
 
-The IOC always runs access security: its own rule traps every write so that the put checks see
-what a CA client sent (:mod:`ioc.puttrap`). With ``--acf FILE`` a standard EPICS access security
-file (UAG, HAG, ASG with RULEs, INP and CALC) replaces that rule; every ``WRITE`` rule in it is
-made ``TRAPWRITE`` so the put checks keep working. ``--read-only`` serves every PV read-only.
-``--asg ASG=SELECTOR`` puts the PVs of a pyrogue group (``group:Expert``: the Variable or a
-Device above it is in the group) or of paths matching a pattern (``root.Expert.*``) into the
-access security group ``ASG``; the first rule that matches a PV wins, the others stay in
+The IOC always runs access security: its own rule traps every write so that the put checks see what
+a CA client sent (:mod:`ioc.puttrap`). With ``--acf FILE`` a standard EPICS access security file
+(UAG, HAG, ASG with RULEs, INP and CALC) replaces that rule; every ``WRITE`` rule in it is made
+``TRAPWRITE`` so the put checks keep working, and every ``READ`` rule too, so that a PVA put it
+refuses still reaches the trap and is counted (PutsRefused, LastRefusal). ``--read-only`` serves
+every PV read-only. ``--asg ASG=SELECTOR`` puts the PVs of a pyrogue group (``group:Expert``: the
+Variable or a Device above it is in the group) or of paths matching a pattern (``root.Expert.*``)
+into the access security group ``ASG``; the first rule that matches a PV wins, the others stay in
 ``DEFAULT``.
 
 Host rules (HAG) are matched against the client's IP address on both protocols: the IOC sets
@@ -34,14 +35,14 @@ from . import puttrap
 from .selection import in_group
 
 #: Everything readable, nothing writable.
-READ_ONLY_RULES = "ASG(DEFAULT) {\n    RULE(1, READ)\n}\n"
+READ_ONLY_RULES = "ASG(DEFAULT) {\n    RULE(1, READ, TRAPWRITE)\n}\n"
 #: The ASG of In records (read-only Variables), added to a lab's file that does not define it,
 #: so that CA clients keep seeing those PVs without write access.
-IN_RECORD_RULES = f"ASG({puttrap.READ_ONLY_GROUP}) {{\n    RULE(1, READ)\n}}\n"
+IN_RECORD_RULES = f"ASG({puttrap.READ_ONLY_GROUP}) {{\n    RULE(1, READ, TRAPWRITE)\n}}\n"
 #: The ASG the IOC's config command PVs are in (DEFAULT when the file defines no such group).
 CONFIG_ASG = "CONFIG"
 _COMMENT = re.compile(r'("(?:[^"\\\n]|\\.)*")|#[^\n]*')
-_WRITE_RULE = re.compile(r"RULE\s*\(\s*(\d+)\s*,\s*WRITE\s*(?:,\s*(?:NO)?TRAPWRITE\s*)?\)")
+_TRAPPED_RULE = re.compile(r"RULE\s*\(\s*(\d+)\s*,\s*(READ|WRITE)\s*(?:,\s*(?:NO)?TRAPWRITE\s*)?\)")
 _ASG_NAME = re.compile(r"[A-Za-z0-9_\-+:.\[\]<>;]+")
 
 
@@ -79,9 +80,9 @@ def parse_asg_rule(text: str) -> AsgRule:
 
 
 def merged_rules(text: str) -> str:
-    """A lab's rules with every WRITE rule trapped (comments dropped)."""
+    """A lab's rules with every READ and WRITE rule trapped (comments dropped)."""
     without_comments = _COMMENT.sub(lambda m: m.group(1) or "", text)
-    return _WRITE_RULE.sub(r"RULE(\1, WRITE, TRAPWRITE)", without_comments)
+    return _TRAPPED_RULE.sub(r"RULE(\1, \2, TRAPWRITE)", without_comments)
 
 
 def asg_of(var: Any, rules: Sequence[AsgRule]) -> str | None:

@@ -14,8 +14,12 @@ which both servers call just before the put:
   the client gets a put failure (``dbPutField`` returns ``S_db_putDisabled`` for a plain put;
   ``dbProcessNotify`` reports ``notifyError`` for a put-callback). A put of another client to the
   same record in those microseconds is refused too (its client sees a put failure).
-* QSRV2 (PVA) calls it without data: the listener only notes that the put came over PVA, and the
-  record's ``validate`` checks the value itself (:func:`take`).
+* QSRV2 (PVA) calls it without data, and before it checks the client's write access: the
+  listener asks access security whether this client may write (:func:`ioc._softioc.write_permitted`)
+  and reports a put it may not to the handler given to :func:`install` (QSRV2 then refuses it
+  with its "Put not permitted"). A permitted put is only noted as a PVA put, and the record's
+  ``validate`` checks the value itself (:func:`take`). So that QSRV2 calls the trap for clients
+  with read access only, their READ rules are trapped too (:mod:`ioc.access`).
 
 Data accepted here is kept per thread for the record's ``validate``, which runs in the thread that
 called the trap (unless the record was busy and processes the put later elsewhere).
@@ -32,7 +36,7 @@ from ctypes import POINTER, c_char, c_double, c_float, c_int16, c_int32, c_uint8
 from pathlib import Path
 from typing import Any
 
-from ._softioc import TrapListener, channel_target, disp_field, install_trap
+from ._softioc import TrapListener, channel_target, disp_field, install_trap, write_permitted
 
 #: Everyone may read and write, as without access security; every write is trapped.
 ACCESS_RULES = Path(__file__).with_name("trapwrite.acf")
@@ -90,6 +94,9 @@ _guards: dict[str, Guard] = {}
 _trapped: dict[int, RawPut] = {}
 #: Bound on _trapped: entries of threads that ended are dropped wholesale past it.
 _MAX_THREADS = 4096
+#: Told of a PVA put that access security refuses: (PV name with field, "user@host").
+DeniedHandler = Callable[[str, str], None]
+_denied: list[DeniedHandler] = []
 #: Refused puts in flight per record address: DISP stays set while there is any.
 _disabled: dict[int, int] = {}
 _disabled_lock = threading.Lock()
@@ -137,6 +144,12 @@ def _listen(message: Any, after: int) -> None:
         if msg.userPvt == _REFUSED:
             _enable(record)
         return
+    user, host = msg.userid or b"", msg.hostid or b""
+    if not msg.data and not write_permitted(msg.serverSpecific, user, host):
+        who = f"{user.decode(errors='replace')}@{host.decode(errors='replace')}"
+        for handler in _denied:
+            handler(f"{name}.{field}" if field != "VAL" else name, who)
+        return
     check = _guards.get(name)
     if check is None or field != "VAL":
         return
@@ -159,8 +172,9 @@ def _listen(message: Any, after: int) -> None:
 _listener = TrapListener(_listen)
 
 
-def install() -> None:
-    """Turn on the trap; call once, before ``iocInit``."""
+def install(denied: DeniedHandler) -> None:
+    """Turn on the trap; call once, before ``iocInit``. ``denied`` hears of refused PVA puts."""
+    _denied[:] = [denied]
     install_trap(str(ACCESS_RULES), _listener)
 
 

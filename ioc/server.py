@@ -190,7 +190,7 @@ class EpicsPvServer:
 
     def _init_ioc(self) -> None:
         """``iocInit`` (CA and PVA), then the holders start serving tree updates."""
-        puttrap.install()
+        puttrap.install(status.put_stats.denied)
         if self._access is not None:
             self._access.install(
                 ((holder.name.record, holder.var) for holder in self._holders),

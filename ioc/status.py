@@ -37,9 +37,17 @@ _short_repr.maxlist = _short_repr.maxtuple = 8
 
 def refusal_text(when: float, pv: str, value: Any, reason: str) -> str:
     """One line for LastRefusal: UTC time, PV, value (shortened) and reason, within capacity."""
+    return _refusal_line(when, f"{pv}: put of {_short_repr.repr(value)} refused: {reason}")
+
+
+def denial_text(when: float, pv: str, who: str) -> str:
+    """One line for LastRefusal: a put of ``who`` (user@host) that access security refused."""
+    return _refusal_line(when, f"{pv}: put by {who} refused: no write access (access security)")
+
+
+def _refusal_line(when: float, text: str) -> str:
     stamp = datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = f"{stamp} {pv}: put of {_short_repr.repr(value)} refused: {reason}"
-    return fit(" ".join(text.split()), REFUSAL_BYTES - 1)
+    return fit(" ".join(f"{stamp} {text}".split()), REFUSAL_BYTES - 1)
 
 
 def fit(text: str, limit: int) -> str:
@@ -67,7 +75,13 @@ class PutStats:
 
     def refused(self, pv: str, value: Any, reason: str) -> None:
         """Count a refused put and keep why (published at once when the IOC runs)."""
-        text = refusal_text(time.time(), pv, value, reason)
+        self._count_refusal(refusal_text(time.time(), pv, value, reason))
+
+    def denied(self, pv: str, who: str) -> None:
+        """Count a PVA put of ``who`` (user@host) that access security refused."""
+        self._count_refusal(denial_text(time.time(), pv, who))
+
+    def _count_refusal(self, text: str) -> None:
         with self._lock:
             self.refused_count += 1
             self.last_refusal = text

@@ -18,7 +18,7 @@ from p4p.client.thread import RemoteError
 
 from .conftest import REMOTE_PREFIX, Ioc, PvaClient, wait_ready
 from .reliability_support import DBR_DOUBLE, ca_put_refused, start_dedicated
-from .support import SOON
+from .support import SOON, wait_for
 
 RULES = """
 # a lab's rules: comments, a host group, two access security groups
@@ -57,6 +57,13 @@ def pva_refused(pva: PvaClient, name: str, value) -> str:
     raise AssertionError(f"PVA put {name} = {value!r} was accepted")
 
 
+def assert_denial_counted(pva: PvaClient, prefix: str, name: str, count: int) -> None:
+    """PutsRefused reaches ``count`` and LastRefusal tells of the PVA put to ``name``."""
+    wait_for(lambda: pva.get(f"{prefix}:IOC:PutsRefused") == count, SOON, "the refusal counted")
+    text = pva.get(f"{prefix}:IOC:LastRefusal")
+    assert f"{name}: put by " in text and "no write access (access security)" in text, text
+
+
 @local_only
 def test_host_rules_guard_the_expert_group(ioc_factory, pva_of, ca_errors, tmp_path):
     rules = tmp_path / "lab.acf"
@@ -68,10 +75,12 @@ def test_host_rules_guard_the_expert_group(ioc_factory, pva_of, ca_errors, tmp_p
     pva = pva_of(ioc)
     expert = ioc.pv("Thermal.Threshold")
     before = pva.get(expert)
-    assert CA_NO_WRITE in ca_refused(expert, before + 1)
+    refused = pva.get(f"{ioc.prefix}:IOC:PutsRefused")
+    assert CA_NO_WRITE in ca_refused(expert, before + 1)  # libca never sends it: not counted
     assert "not permitted" in pva_refused(pva, expert, before + 2)
     assert pva.get(expert) == before
     assert epics.caget(expert, use_monitor=False) == before
+    assert_denial_counted(pva, ioc.prefix, expert, refused + 1)
     # DEFAULT: writable, and the put checks still see what CA clients send
     plain = ioc.pv("Types.LocalInt")
     pva.put(plain, 21)
@@ -101,8 +110,10 @@ def test_read_only_serves_everything_read_only(ioc_factory, pva_of, tmp_path):
     for path in ("Types.LocalInt", "Thermal.Threshold", "Types.LocalStr"):
         name = ioc.pv(path)
         before = pva.get(name)
+        refused = pva.get(f"{ioc.prefix}:IOC:PutsRefused")
         assert "not permitted" in pva_refused(pva, name, 1)
         assert pva.get(name) == before
+        assert_denial_counted(pva, ioc.prefix, name, refused + 1)
     assert CA_NO_WRITE in ca_refused(ioc.pv("Types.LocalInt"), 5)
     # the IOC's own command PVs too
     assert "not permitted" in pva_refused(pva, f"{ioc.prefix}:IOC:Config:Load", "x.yml")
@@ -136,9 +147,11 @@ def test_another_host_cannot_write_expert_pvs():
     try:
         label = f"{prefix}:DemoRoot:Stage:Label"
         before = pva.get(label)
+        refused = pva.get(f"{prefix}:IOC:PutsRefused")
         assert CA_NO_WRITE in ca_refused(label, "changed")
         assert "not permitted" in pva_refused(pva, label, "changed")
         assert pva.get(label) == before
+        assert_denial_counted(pva, prefix, label, refused + 1)
         assert epics.caget(label, as_string=True, use_monitor=False) is not None
         # outside EXPERT the same client writes (the drop-in tests put to Speed as well)
         speed = f"{prefix}:DemoRoot:Stage:Speed"

@@ -20,7 +20,7 @@ def test_every_write_rule_is_trapped():
     assert merged.count("RULE(1, WRITE, TRAPWRITE)") == 2
     assert "RULE(0, WRITE, TRAPWRITE)" in merged
     assert "NOTRAPWRITE" not in merged
-    assert "RULE(1, READ)" in merged
+    assert "RULE(1, READ, TRAPWRITE)" in merged
     assert 'CALC("A=1")' in merged
     assert "comment" not in merged
 
@@ -68,7 +68,7 @@ def test_first_matching_rule_wins_and_groups_count_from_devices_above():
 def test_read_only_and_a_rules_file_exclude_each_other(tmp_path):
     with pytest.raises(AccessError, match="exclude"):
         AccessSecurity(acf=str(tmp_path / "x.acf"), read_only=True)
-    assert "WRITE" not in AccessSecurity(read_only=True).rules_text()
+    assert ", WRITE" not in AccessSecurity(read_only=True).rules_text()
     assert AccessSecurity().rules_text() is None
     with pytest.raises(AccessError, match="cannot read"):
         AccessSecurity(acf=str(tmp_path / "missing.acf")).rules_text()
