@@ -219,7 +219,7 @@ dropin-rogue-test:
 	exit $$rc
 
 # ---------------------------------------------------------------------------
-# Benchmark (SPEC §12): the IOC against raw softioc records, side by side.
+# Benchmark (docs/performance.md): the IOC against raw softioc records, side by side.
 # ---------------------------------------------------------------------------
 ## bench: N = 1k, 10k, 100k; prints the table, writes bench/results/latest.json
 bench: $(STAMP)

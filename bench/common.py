@@ -23,7 +23,6 @@ MIXES = {
     "numeric": ("float",) * 8 + ("uint32",) * 6,
 }
 PAIR_KINDS = MIXES["mixed"]
-KINDS = ("float", "uint32", "enum", "str")
 #: The 4-label enum, {value: label} as pyrogue writes it.
 ENUM = {0: "Zero", 1: "One", 2: "Two", 3: "Three"}
 #: Buffer size (bytes, NUL included) the IOC gives a ``str`` Variable.
@@ -95,11 +94,6 @@ def burst_of(i: int, shown: Any) -> int:
 def fanout_indices(n: int, count: int) -> list[int]:
     """The first ``count`` float and UInt32 variables (RO and RW): what fan-out clients watch."""
     return [i for i in range(n) if kind_of(i) in ("float", "uint32")][:count]
-
-
-def epics_value(i: int, burst: int) -> Any:
-    """What a client reads for variable ``i`` after burst ``burst`` (enum: the state index)."""
-    return value(i, burst)
 
 
 def indices(n: int, rw: bool) -> range:

@@ -26,7 +26,6 @@ import json
 import os
 import queue
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +38,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import common  # noqa: E402
+
+from sim.ports import free_ports  # noqa: E402
 
 #: What each kind of server runs: its script and its arguments besides PREFIX and N.
 SERVERS = {
@@ -73,32 +74,6 @@ def log(*parts: Any) -> None:
 
 
 # --- ports and environment -----------------------------------------------------------------------
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct loopback ports that are free for both TCP and UDP right now."""
-    held: list[socket.socket] = []
-    ports: list[int] = []
-    try:
-        for _ in range(200):
-            if len(ports) == count:
-                break
-            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            held += [tcp, udp]
-            try:
-                udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            ports.append(port)
-    finally:
-        for sock in held:
-            sock.close()
-    if len(ports) < count:
-        raise RuntimeError("no free loopback ports")
-    return ports
 
 
 def epics_environment() -> dict[str, str]:
@@ -319,7 +294,7 @@ class Watch:
     def expect(self, which: list[int], burst: int) -> None:
         """Start waiting for the values of burst ``burst`` on the sampled PVs in ``which``."""
         with self._lock:
-            self._expect = {i: common.epics_value(i, burst) for i in which}
+            self._expect = {i: common.value(i, burst) for i in which}
             for protocol in self._arrived:
                 self._arrived[protocol] = {}
                 self._done[protocol].clear()
@@ -486,7 +461,7 @@ def sweep(prefix: str, n: int) -> int:
         ca.poll()
         for i, chid, ok in zip(which, chids, connected, strict=True):
             value = ca.get_complete(chid, timeout=30) if ok else None
-            answered += value is not None and same(i, value, common.epics_value(i, 0), True)
+            answered += value is not None and same(i, value, common.value(i, 0), True)
             ca.clear_channel(chid)
     return answered
 
@@ -657,13 +632,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         deadline = server.spawned + start_timeout
         while True:
             got = epics.caget(ca_name(prefix, last), timeout=5)
-            if got is not None and same(last, got, common.epics_value(last, 0), True):
+            if got is not None and same(last, got, common.value(last, 0), True):
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"CA get of the last PV failed: {got!r}")
         out["start"]["served_ca_s"] = time.monotonic() - server.spawned
         got = ctx.get(common.pv_name(prefix, last), timeout=10)
-        if not same(last, got, common.epics_value(last, 0), False):
+        if not same(last, got, common.value(last, 0), False):
             raise RuntimeError(f"PVA get of the last PV gave {got!r}")
         out["start"]["served_pva_s"] = time.monotonic() - server.spawned
         out["memory_kB"] = server.status()

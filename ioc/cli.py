@@ -1,4 +1,4 @@
-"""The `rogue-ioc` command (SPEC §11): serve a Root over CA and PVA, or check a running IOC.
+"""The `rogue-ioc` command: serve a Root over CA and PVA, or check a running IOC.
 
 `rogue-ioc [serve] [options]` loads the Root, starts an `EpicsPvServer` on it and serves until
 SIGTERM/SIGINT; `rogue-ioc health` exits 0 when the IOC's heartbeat answers on both protocols;
@@ -61,7 +61,7 @@ NO = ("no", "false", "off", "0")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 ROOT_API = ("variableList", "addProtocol", "start", "stop")
-"""Attributes a Root must have to be served (SPEC §3)."""
+"""Attributes a Root must have to be served (see `ioc.tree.Root`)."""
 
 STOP_TIMEOUT = 8.0
 """Seconds from a stop signal to process exit before the exit is forced (docker stop waits 10)."""

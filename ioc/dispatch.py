@@ -119,7 +119,3 @@ class PutDispatcher:
                 follow_up()
             except Exception:
                 log.exception("follow-up of a put failed")
-
-    def shutdown(self) -> None:
-        """Stop accepting work and wait for running callbacks."""
-        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,4 +1,4 @@
-"""Health check of a running IOC: a CA and a PVA get of its heartbeat PV (SPEC §11).
+"""Health check of a running IOC: a CA and a PVA get of its heartbeat PV.
 
 Run by the container HEALTHCHECK inside the IOC's container. Unless the environment names other
 servers, both clients search the way a client on the network does: by broadcast on each network

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from softioc import builder
 
-from . import _softioc, capacity
+from . import _softioc
 from .capacity import Capacities
 from .validation import (
     check_array,
@@ -31,8 +31,6 @@ from .validation import (
     check_string,
 )
 
-#: Buffer size (bytes, NUL included) of a string record when the type gives no length.
-DEFAULT_STRING_CAPACITY = capacity.TEXT
 #: mbbi/mbbo hold at most 16 states whose labels have at most 25 characters.
 MBB_MAX_STATES = 16
 MBB_MAX_LABEL = 25

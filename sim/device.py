@@ -248,7 +248,7 @@ class Cmd(Device):
 
 
 class Types(Device):
-    """One RW variable per row of the type table of SPEC §5 (RoInt mirrors LocalInt, RO)."""
+    """One RW variable per row of the README's type table (RoInt mirrors LocalInt, RO)."""
 
     def __init__(self, *, memBase: MemoryEmulator, **kwargs: Any) -> None:
         super().__init__(memBase=memBase, offset=TYPES_BASE, **kwargs)

@@ -31,6 +31,8 @@ from typing import Any
 
 import pytest
 
+from sim.ports import free_ports
+
 from .support import (
     GET_TIMEOUT,
     PUT_TIMEOUT,
@@ -51,31 +53,11 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 READ_PERIOD = "0.5"
 
-_taken_ports: set[int] = set()
-
-
-def free_port() -> int:
-    """A port number free for both TCP and UDP on every interface right now."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("", 0))
-            port = tcp.getsockname()[1]
-            if port in _taken_ports:
-                continue
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                    udp.bind(("", port))
-            except OSError:
-                continue
-        _taken_ports.add(port)
-        return port
-    raise RuntimeError("found no port that is free for both TCP and UDP")
-
 
 def _configure_ca_client() -> tuple[int | None, list[int]]:
     """Point pyepics at the session IOC and the extra-IOC pool; returns (session port, pool)."""
-    session_port = None if REMOTE_PREFIX else free_port()
-    pool = [free_port() for _ in range(EXTRA_IOCS)]
+    session_port = None if REMOTE_PREFIX else free_ports(1)[0]
+    pool = free_ports(EXTRA_IOCS)
     local = " ".join(
         f"127.0.0.1:{port}" for port in ([session_port] if session_port else []) + pool
     )
@@ -475,7 +457,7 @@ def spawn_ioc(
     ca_port: int, log_path: Path, args: list[str], prefix: str, env_extra: dict[str, str]
 ) -> Ioc:
     """Start ``python -m ioc`` on ``ca_port`` and fresh PVA ports (not waiting for it)."""
-    pva_port, pva_udp_port = free_port(), free_port()
+    pva_port, pva_udp_port = free_ports(2)
     env = ioc_environment(ca_port, pva_port, pva_udp_port) | env_extra
     command = [sys.executable, "-m", "ioc", "--prefix", prefix, "--log-level", "INFO", *args]
     with open(log_path, "wb") as log:

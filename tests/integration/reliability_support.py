@@ -246,9 +246,11 @@ def start_dedicated(factory: Any, *args: str, prefix: str | None = None) -> tupl
 
     ``factory`` is the suite's ``IocFactory``; it stops the IOC when the module is done.
     """
-    from .conftest import free_port, pva_client_conf, wait_ready
+    from sim.ports import free_ports
 
-    pva, pva_udp = free_port(), free_port()
+    from .conftest import pva_client_conf, wait_ready
+
+    pva, pva_udp = free_ports(2)
     env = {"EPICS_PVA_SERVER_PORT": str(pva), "EPICS_PVA_BROADCAST_PORT": str(pva_udp)}
     ioc = factory.spawn(*args, prefix=prefix, env=env)
     ioc.pva_conf = pva_client_conf(pva_udp)

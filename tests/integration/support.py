@@ -141,8 +141,3 @@ def same(actual: Any, expected: Any, rel: float = 1e-6) -> bool:
         except (TypeError, ValueError):
             return False
     return actual == expected
-
-
-def path_to_suffix(path: str) -> str:
-    """PV name suffix of a tree path: 'root.Types.UInt32' → 'root:Types:UInt32'."""
-    return path.replace(".", ":")

@@ -1,4 +1,4 @@
-"""Commands (SPEC §8): one Out record each; a put invokes the command exactly once."""
+"""Commands: one Out record each; a put invokes the command exactly once."""
 
 from __future__ import annotations
 

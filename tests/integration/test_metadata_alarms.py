@@ -1,4 +1,4 @@
-"""Metadata (SPEC §9) on CA fields and PVA display/control/valueAlarm; alarms (SPEC §6)."""
+"""Metadata on CA fields and PVA display/control/valueAlarm; alarms follow the tree."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tree → EPICS (SPEC §6): tree-side changes post monitors on CA and PVA, RO and RW alike."""
+"""Tree → EPICS: tree-side changes post monitors on CA and PVA, RO and RW alike."""
 
 from __future__ import annotations
 

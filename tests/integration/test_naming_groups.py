@@ -1,4 +1,4 @@
-"""PV names (SPEC §4), group selection and pvMap (SPEC §3), start-up errors and stop (SPEC §11)."""
+"""PV names, group selection and pvMap, start-up errors and stop (docs/design.md)."""
 
 from __future__ import annotations
 

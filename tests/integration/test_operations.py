@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import REPO, Ioc, IocFactory, free_port
+from sim.ports import free_ports
+
+from .conftest import REPO, Ioc, IocFactory
 from .support import REPO_TESTS, wait_for
 
 CLIENT_TIMEOUT = 60.0
@@ -57,7 +59,7 @@ def listener() -> Iterator[Any]:
     sockets: list[socket.socket] = []
 
     def make() -> int:
-        port = free_port()
+        port = free_ports(1)[0]
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("0.0.0.0", port))
         sock.listen(1)

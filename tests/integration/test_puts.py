@@ -1,4 +1,4 @@
-"""EPICS → tree (SPEC §7): valid puts reach the tree, invalid ones change nothing and say why."""
+"""EPICS → tree: valid puts reach the tree, invalid ones change nothing and say why."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hardware faults (SPEC §6, §7, §13), injected through the simulator's SimControl PVs.
+"""Hardware faults, injected through the simulator's SimControl PVs.
 
 ReadFault/WriteFault make every read/write of ``root.Faulty``'s registers raise; SlowLatency
 slows every access to ``root.Slow``. The tests drive them over PVA, as a remote client would, and

@@ -1,4 +1,4 @@
-"""Bad input on every path (SPEC §7, §8, §13): a refused put changes nothing and says why.
+"""Bad input on every path (puts, commands): a refused put changes nothing and says why.
 
 Each case puts one bad value through one client path:
 
@@ -383,7 +383,7 @@ def test_edge_values_are_accepted(ioc, ca, pva, ca_errors, path, value, via):
     assert same(pva.get(pv), value)
     if not (isinstance(value, int) and abs(value) > 2**53):
         assert same(ca.text(pv) if path in TEXT else ca.get(pv), value)
-    # SPEC §6: the alarm follows the Variable, which has no limits here (NaN included).
+    # The alarm follows the Variable, which has no limits here (NaN included).
     assert pva.alarm(pv) == ("NO_ALARM", "NO_ALARM")
 
 

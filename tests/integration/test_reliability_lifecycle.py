@@ -1,4 +1,4 @@
-"""Process lifecycle (SPEC §11, §13): clean stop on SIGTERM, restart, and the health check.
+"""Process lifecycle: clean stop on SIGTERM, restart, and the health check.
 
 Each test runs an IOC of its own (signals and a wedged tree must not touch the session IOC), so
 these tests need local IOC subprocesses and are skipped when IOC_TEST_PREFIX is set.

@@ -1,4 +1,4 @@
-"""Hundreds of clients connecting and disconnecting, and a monitor flood (SPEC §13).
+"""Hundreds of clients connecting and disconnecting, and a monitor flood.
 
 The IOC under load is a dedicated subprocess: the test reads its RSS, open file descriptors and
 threads from /proc, so it runs only against a local IOC (skipped when IOC_TEST_PREFIX is set).

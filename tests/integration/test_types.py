@@ -1,4 +1,4 @@
-"""Record kinds and value ranges (SPEC §5): every pyrogue type row as CA and PVA clients see it."""
+"""Record kinds and value ranges: every pyrogue type row as CA and PVA clients see it."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,19 +21,15 @@ from pathlib import Path
 import pytest
 from integration.support import wait_for
 
+from sim.ports import free_ports
+
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 SCREEN = "1280x1024x24"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-        tcp.bind(("127.0.0.1", 0))
-        return tcp.getsockname()[1]
-
-
-CA_PORT, PVA_PORT, PVA_UDP_PORT = _free_port(), _free_port(), _free_port()
+CA_PORT, PVA_PORT, PVA_UDP_PORT = free_ports(3)
 PREFIX = f"SCR{secrets.token_hex(3).upper()}"
 
 # Clients (pyepics, PyDM's CA plugin) search only the IOC of this session, on loopback.

@@ -3,11 +3,9 @@
 
 import os
 import select
-import socket
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 
@@ -15,25 +13,9 @@ import pytest
 
 import sim.tree
 from sim.memory import MemoryEmulator
+from sim.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct ports, each free for both TCP and UDP on all interfaces right now."""
-    with ExitStack() as held:
-        ports: list[int] = []
-        while len(ports) < count:
-            tcp = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            tcp.bind(("", 0))
-            port = tcp.getsockname()[1]
-            udp = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-            try:
-                udp.bind(("", port))
-            except OSError:
-                continue
-            ports.append(port)
-        return ports
 
 
 @pytest.fixture
@@ -83,7 +65,7 @@ def read_until_fixture() -> Callable[[IO[str], str, float], str]:
 
 @pytest.fixture
 def tree():
-    """The module providing the pyrogue API subset (SPEC §3): sim.tree here; pointing this
+    """The module providing the pyrogue API subset (ioc/tree.py): sim.tree here; pointing this
     fixture at pyrogue runs the same tree tests against the real thing."""
     return sim.tree
 

@@ -1,4 +1,4 @@
-"""Unit tests for ioc.kinds: the SPEC §5 type table, the bound converters and the §9 metadata.
+"""Unit tests for ioc.kinds: the type table, the bound converters and the metadata.
 
 ``resolve`` only builds closures, so no record is created and no IOC runs here. ``FakeVar`` is a
 stand-in for a tree Variable/Command with just the attributes kinds.py reads.
@@ -18,7 +18,6 @@ from softioc import builder
 from ioc import capacity
 from ioc.capacity import Capacities
 from ioc.kinds import (
-    DEFAULT_STRING_CAPACITY,
     INT32,
     INT64,
     UnservableValue,
@@ -107,7 +106,7 @@ def rng(low: int, high: int) -> dict[str, int]:
 BOOL_ENUM = {False: "False", True: "True"}
 BOOL_FIELDS = {"ZNAM": "False", "ONAM": "True"}
 SPARSE = {5: "Off", 10: "Low", 20: "High", -3: "Fault"}
-TEXT = {"length": DEFAULT_STRING_CAPACITY}
+TEXT = {"length": capacity.TEXT}
 U32 = rng(0, 2**32 - 1)
 
 LONG = "longin/longout"
@@ -158,7 +157,7 @@ ALARM_FIELDS = {
     "HHSV": "MAJOR",
 }
 
-# --- the SPEC §5 table ---------------------------------------------------------------------------
+# --- the type table -----------------------------------------------------------------------------
 
 TABLE = [
     # Bool
@@ -388,7 +387,7 @@ def test_signed_from_33_bits_is_int64(bits: int) -> None:
 @pytest.mark.parametrize("var", [FakeVar("UInt12"), FakeVar("Float32", minimum=0, maximum=1)])
 def test_no_drive_limits(var: FakeVar) -> None:
     """DRVL/DRVH are left out on purpose: EPICS clamps a put to them before validate sees it,
-    which would turn an out-of-range put into a silent clamp (SPEC §7: nothing is clamped)."""
+    which would turn an out-of-range put into a silent clamp (nothing is clamped)."""
     assert not {"DRVL", "DRVH"} & set(resolve(var).fields)
 
 

@@ -1,4 +1,4 @@
-"""Unit tests for ioc.validation: every put check, accepted and rejected values (SPEC §7)."""
+"""Unit tests for ioc.validation: every put check, accepted and rejected values."""
 
 import math
 import re
