@@ -62,6 +62,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -91,6 +92,7 @@ def _size_name_table() -> bool:
 name_table_sized = _size_name_table()
 
 from softioc import builder, fields, imports  # noqa: E402 - after sizing the name table
+from softioc import device as softioc_device  # noqa: E402
 from softioc.softioc import dbLoadDatabase  # noqa: E402
 
 from .scanlock import scan_lock  # noqa: E402
@@ -115,6 +117,11 @@ DEVICE_ARGUMENTS = frozenset(
 )
 #: What softioc's builder gives every In record and every scalar Out record.
 IN_DEFAULTS: dict[str, Any] = {"SCAN": "I/O Intr", "PINI": "YES", "DISP": 1}
+#: The fixed fields of an In record whose every update is processed by :func:`process_in`: no
+#: I/O Intr scan (which costs an I/O scan list and a scan entry per record at ``iocInit``) and no
+#: processing at ``iocInit`` (PINI): the record shows its initial value from ``init_record`` on
+#: (see :func:`install_in_init`). None leaves the field at its EPICS default (Passive, NO).
+PUSHED_IN: dict[str, Any] = {"SCAN": None, "PINI": None}
 OUT_DEFAULTS: dict[str, Any] = {"OMSL": "supervisory"}
 #: Distinct number and menu field lines remembered per record type.
 LINE_CACHE = 20000
@@ -319,6 +326,52 @@ class _Database:
 _database = _Database()
 
 
+class Template:
+    """The records of one builder function with the same fixed fields, checked and written once.
+
+    ``fixed`` are field values (and the array ``length``/``datatype``) shared by every record
+    made from the template; :meth:`create` adds a record with its name and its own fields
+    (DESC, ASG …), initial value and callbacks. Raises ``ValueError`` for a field the record
+    type does not have or a value it cannot hold, before anything is created.
+    """
+
+    def __init__(self, maker: Callable[..., Any], fixed: dict[str, Any]) -> None:
+        self.kind = KINDS[maker]
+        record_fields = self.kind.defaults | fixed
+        self._device_args: dict[str, Any] = {}
+        info = _array_fields(self.kind, record_fields, self._device_args) if self.kind.array else ""
+        self._record_type = _record_type(self.kind.record_type)
+        line = self._record_type.line
+        self._fields = frozenset(record_fields)
+        body = "".join(
+            f"{line(field, value)}\n" for field, value in record_fields.items() if value is not None
+        )
+        self._body, self._info = body, info
+
+    def create(self, name: str, alias: str | None = None, **arguments: Any) -> Any:
+        """Create record ``name``: softioc's device support object (``set``/``get`` as on a
+        builder record). ``arguments`` are the record's own fields and the device's keyword
+        arguments (``initial_value``, ``on_update`` …); ``alias`` adds a second name."""
+        if not 0 < len(name) <= MAX_NAME:
+            raise ValueError(f"record name {name!r} must have 1..{MAX_NAME} characters")
+        device_args = self._device_args.copy()
+        for key in DEVICE_ARGUMENTS.intersection(arguments):
+            device_args[key] = arguments.pop(key)
+        repeated = self._fields.intersection(arguments)
+        if repeated:
+            raise ValueError(f"fields already fixed by the template: {', '.join(sorted(repeated))}")
+        kind, line = self.kind, self._record_type.line
+        own = "".join(f"{line(f, v)}\n" for f, v in arguments.items() if v is not None)
+        aliased = f'alias("{alias}")\n' if alias is not None else ""
+        text = (
+            f'record({kind.record_type}, "{name}") {{\nfield(DTYP, "{kind.dtyp}")\n'
+            f'field({kind.link}, "@{name}")\n{self._body}{own}{aliased}{self._info}}}\n'
+        )
+        device = kind.device(name, **device_args)
+        _database.add(text)
+        return device
+
+
 def create(maker: Callable[..., Any], name: str, alias: str | None = None, **arguments: Any) -> Any:
     """Create the record ``maker`` (a softioc builder function) would create, the fast way.
 
@@ -326,33 +379,13 @@ def create(maker: Callable[..., Any], name: str, alias: str | None = None, **arg
     adds a second name for the record. Raises ``ValueError`` for a field the record type does not
     have or a value it cannot hold, before anything is created.
     """
-    kind = KINDS.get(maker)
-    if kind is None:
+    if maker not in KINDS:
         record = maker(name, **arguments)
         if alias is not None:
             record.add_alias(alias)
         return record
-    if not 0 < len(name) <= MAX_NAME:
-        raise ValueError(f"record name {name!r} must have 1..{MAX_NAME} characters")
     device_args = {key: arguments.pop(key) for key in DEVICE_ARGUMENTS if key in arguments}
-    record_fields = kind.defaults | arguments
-    info = ""
-    if kind.array:
-        info = _array_fields(kind, record_fields, device_args)
-    record_type = _record_type(kind.record_type)
-    lines = [
-        f'record({kind.record_type}, "{name}") {{',
-        f'field(DTYP, "{kind.dtyp}")',
-        f'field({kind.link}, "@{name}")',
-    ]
-    line = record_type.line
-    lines += [line(field, value) for field, value in record_fields.items() if value is not None]
-    if alias is not None:
-        lines.append(f'alias("{alias}")')
-    lines.append(info + "}\n")
-    device = kind.device(name, **device_args)
-    _database.add("\n".join(lines) + "\n")
-    return device
+    return Template(maker, arguments).create(name, alias, **device_args)
 
 
 def _array_fields(kind: Kind, record_fields: dict[str, Any], device_args: dict[str, Any]) -> str:
@@ -404,6 +437,8 @@ def process_in(device: Any, value: Any, severity: int, alarm: int) -> None:
 # accesses through ``from_address`` give the same values without building a pointer.
 
 _Record = fields._Record
+#: Seconds from 1970 to 1990, where EPICS time stamps start.
+EPICS_EPOCH = 631152000
 _ORIGINAL_ACCESS = {
     name: getattr(_Record, name) for name in ("__getattr__", "__setattr__", "write_val", "read_val")
 }
@@ -425,7 +460,11 @@ def _get_field(self: Any, field: str) -> Any:
 
 def _set_field(self: Any, field: str, value: Any) -> None:
     offset, _, field_type = self.fields[field]
-    if field == "TIME" or field_type == fields.DBF_STRING:
+    if field == "TIME" and isinstance(value, (int, float)):
+        stamp = fields.ca_timestamp.from_address(offset + self._as_parameter_)
+        stamp.secs = (int(value) - EPICS_EPOCH) % 2**32
+        stamp.nsec = int(1e9 * (value % 1.0))
+    elif field == "TIME" or field_type == fields.DBF_STRING:
         _ORIGINAL_ACCESS["__setattr__"](self, field, value)
     else:
         if isinstance(value, ctypes._SimpleCData):  # softioc also stores ctypes values
@@ -446,14 +485,44 @@ def _read_val(self: Any) -> Any:
 
 
 def install_field_access() -> None:
-    """Make softioc's record field access build no ctypes pointers (same values, same writes)."""
+    """Make softioc's record field access build no ctypes pointers (same values, same writes).
+
+    softioc writes a time stamp (Out records' ``init_record``) through two ``ctypes.cast`` calls
+    whose results reference each other: cyclic garbage per record, which Python's collector
+    then has to find. Writing it through ``from_address`` leaves none.
+    """
     _Record.__getattr__ = _get_field
     _Record.__setattr__ = _set_field
     _Record.write_val = _write_val
     _Record.read_val = _read_val
 
 
+def _init_in_record(self: Any, record: Any) -> int:
+    """``init_record`` of every In record: show the initial value now, without alarm.
+
+    What processing at ``iocInit`` (PINI) would show, without processing: the value, its time
+    stamp, UDF (NaN leaves an ai undefined) and no alarm.
+    """
+    value = self._value[0]
+    self._write_value(record, value)
+    record.TIME = time.time()
+    record.UDF = int(isinstance(value, ctypes.c_double) and math.isnan(value.value))
+    record.NSEV = record.NSTA = 0
+    imports.recGblResetAlarms(record)
+    return 0
+
+
+def install_in_init() -> None:
+    """Give softioc's In records (their ``init_record`` does nothing) :func:`_init_in_record`.
+
+    Records with PINI (softioc's builder default) process at ``iocInit`` anyway, which shows the
+    same; records made with :data:`PUSHED_IN` need it.
+    """
+    softioc_device.ProcessDeviceSupportIn.init_record = _init_in_record
+
+
 install_field_access()
+install_in_init()
 
 
 # --- EPICS base internals of the put trap (ioc/puttrap.py) ----------------------------------------

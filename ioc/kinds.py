@@ -107,6 +107,10 @@ class Mapping:
     fields: dict[str, Any] = field(default_factory=dict)
     writes_text: bool = False
     writable: bool = True
+    #: Record templates by direction (Out: True), made on first use.
+    _templates: dict[bool, _softioc.Template] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def buffer_bytes(self) -> int:
@@ -119,11 +123,18 @@ class Mapping:
     def create(
         self, name: str, out: bool, initial: Any, alias: str | None = None, **callbacks: Any
     ) -> Any:
-        """Create the softioc record ``name`` (In or Out) holding ``initial``, maybe aliased."""
-        maker = self.make_out if out else self.make_in
-        return _softioc.create(
-            maker, name, alias=alias, initial_value=initial, **self.fields, **callbacks
-        )
+        """Create the softioc record ``name`` (In or Out) holding ``initial``, maybe aliased.
+
+        ``callbacks`` are the record's own fields (DESC …) and the device's callbacks. The
+        mapping's fields are checked and written once per direction, not per record. An In
+        record is processed by its holder alone (:data:`ioc._softioc.PUSHED_IN`).
+        """
+        template = self._templates.get(out)
+        if template is None:
+            fixed = self.fields if out else self.fields | _softioc.PUSHED_IN
+            template = _softioc.Template(self.make_out if out else self.make_in, fixed)
+            self._templates[out] = template
+        return template.create(name, alias, initial_value=initial, **callbacks)
 
 
 # --- limits --------------------------------------------------------------------------------------
@@ -499,14 +510,62 @@ def _no_argument() -> Mapping:
     )
 
 
+#: Attributes besides typeStr and enum that decide the mapping of a Variable of a scalar type.
+_SHAPE_ATTRIBUTES = (
+    "disp",
+    "units",
+    "minimum",
+    "maximum",
+    "highAlarm",
+    "highWarning",
+    "lowWarning",
+    "lowAlarm",
+)
+#: Kinds whose mapping depends on the current value: never shared.
+_VALUE_KINDS = frozenset({"waveform", "lsi/lso (display text)"})
+#: Distinct shared mappings kept (a tree has few: one per combination of type, limits, units …).
+SHARED_LIMIT = 4096
+_shared: dict[tuple, Mapping] = {}
+
+
+def _shape(var: Any, capacities: Capacities) -> tuple:
+    """Everything :func:`resolve` reads of ``var`` when its type is a scalar one."""
+    type_str = str(var.typeStr)
+    enum = getattr(var, "enum", None)
+    labels = tuple((type(key), key, str(label)) for key, label in enum.items()) if enum else None
+    trigger = bool(getattr(var, "isCommand", False) and not getattr(var, "arg", True))
+    values = [(type(value), value) for value in (getattr(var, a, None) for a in _SHAPE_ATTRIBUTES)]
+    text = capacities.text(var.path) if type_str == "str" else None
+    return (type_str, labels, trigger, text, *values)
+
+
 def resolve(var: Any, capacities: Capacities | None = None) -> Mapping:
     """Return the record mapping of ``var`` (a pyrogue Variable or Command).
 
     ``capacities`` sizes the records of values that can grow (text, arrays of a
     LocalVariable); the built-in defaults of :mod:`ioc.capacity` apply without it.
     Nothing here writes to the tree or calls into it beyond reading the current value.
+
+    Variables of the same scalar type, enum, display format, units and limits share one
+    mapping (immutable; its record fields are checked once): a tree of many alike Variables
+    resolves each kind once.
     """
     capacities = capacities or Capacities()
+    try:
+        shape = _shape(var, capacities)
+        return _shared[shape]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable attribute: not shared
+        return _resolve(var, capacities)
+    mapping = _resolve(var, capacities)
+    if mapping.kind not in _VALUE_KINDS and len(_shared) < SHARED_LIMIT:
+        _shared[shape] = mapping
+    return mapping
+
+
+def _resolve(var: Any, capacities: Capacities) -> Mapping:
+    """The mapping of ``var``, made anew (see :func:`resolve`)."""
     if getattr(var, "isCommand", False) and not getattr(var, "arg", True):
         return _no_argument()
     type_str = str(var.typeStr)

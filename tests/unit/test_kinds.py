@@ -356,6 +356,74 @@ def test_resolve_table(var: FakeVar, kind: str, fields: dict[str, Any]) -> None:
         assert mapping.sent == sent
 
 
+# --- shared mappings ---------------------------------------------------------------------------
+
+_ALIKE = {"typeStr": "UInt32", "disp": "{:d}", "units": "mA", "minimum": 1, "maximum": 9}
+
+
+@pytest.mark.parametrize(
+    "var",
+    [
+        FakeVar("float", value=0.5, disp="{:.3f}", units="V", highAlarm=3.0),
+        FakeVar("UInt32", minimum=2, maximum=7),
+        FakeVar("int", enum={0: "Off", 1: "On"}),
+        FakeVar("str", value="x", path="root.A.Text"),
+        FakeVar("String(12)", value="x"),
+        FakeVar("bool", value=True),
+        command(arg=False),
+    ],
+    ids=lambda var: var.typeStr,
+)
+def test_alike_scalar_variables_share_one_mapping(var: FakeVar) -> None:
+    twin = FakeVar(**{**var.__dict__, "path": var.path + "Twin", "description": "other"})
+    if var.typeStr == "str":
+        twin.path = var.path  # a str's capacity is looked up by path
+    assert resolve(twin) is resolve(var)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "other"),
+    [
+        ("typeStr", "UInt16"),
+        ("disp", "{:x}"),
+        ("units", "A"),
+        ("minimum", 0),
+        ("minimum", 1.5),
+        ("maximum", 8),
+        ("highAlarm", 5),
+        ("highWarning", 4),
+        ("lowWarning", 2),
+        ("lowAlarm", 1),
+        ("enum", {0: "A", 1: "B"}),
+    ],
+)
+def test_variables_that_differ_do_not_share(attribute: str, other: Any) -> None:
+    base = resolve(FakeVar(**_ALIKE))
+    changed = FakeVar(**(_ALIKE | {attribute: other}))
+    mapping = resolve(changed)
+    assert mapping is not base
+    assert mapping.fields == resolve(FakeVar(**(_ALIKE | {attribute: other}))).fields
+
+
+def test_str_capacity_by_path_is_not_shared() -> None:
+    capacities = Capacities({"root.Big": 10_000})
+    small = resolve(FakeVar("str", value="", path="root.Small"), capacities)
+    big = resolve(FakeVar("str", value="", path="root.Big"), capacities)
+    assert (small.fields["length"], big.fields["length"]) == (capacity.TEXT, 10_000)
+
+
+def test_value_dependent_mappings_are_not_shared() -> None:
+    arrays = [FakeVar("float64(3,)", value=np.zeros(n)) for n in (3, 3)]
+    assert resolve(arrays[0]) is not resolve(arrays[1])
+    lists = [FakeVar("list", value=[1]), FakeVar("list", value=object())]
+    assert resolve(lists[0]).writable and not resolve(lists[1]).writable
+
+
+def test_unhashable_attribute_is_resolved_unshared() -> None:
+    var = FakeVar("float", value=0.0, units=["not", "hashable"])  # type: ignore[arg-type]
+    assert resolve(var) is not resolve(var)
+
+
 @pytest.mark.parametrize("bits", range(1, 32))
 def test_unsigned_below_32_bits_is_longin(bits: int) -> None:
     mapping = resolve(FakeVar(f"UInt{bits}"))
