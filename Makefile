@@ -221,15 +221,16 @@ dropin-rogue-test:
 # ---------------------------------------------------------------------------
 # Benchmark (docs/performance.md): the IOC against raw softioc records, side by side.
 # ---------------------------------------------------------------------------
-## bench: N = 1k, 10k, 100k; prints the table, writes bench/results/latest.json
+## bench: N = 1k, 10k, 100k; prints the table, writes bench/results/latest.json; then autosave:
+## put p99 under a put storm without/with autosave, save and restore of up to 100k settings
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
-	$(BIN)/python bench/autosave.py
+	$(BIN)/python bench/autosave.py --storm
 
 ## bench-smoke: the same for N = 100 only (< 1 min), keeps the benchmark working in CI
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/run.py --smoke
-	$(BIN)/python bench/autosave.py --n 100
+	$(BIN)/python bench/autosave.py --n 100 --storm --storm-n 1000 --storm-puts 50
 
 ## integration-down: remove what integration-test started (it does so itself; for interrupted runs)
 integration-down:

@@ -6,8 +6,8 @@ Root or (``--tree pyrogue``) a real pyrogue Root; the server is rogue-ioc's ``Ep
 (``--server epicsv7``, pyrogue only) Rogue's own ``pyrogue.protocols.epicsV7.EpicsPvServer``. A
 burst is ``var.set()`` from this process, so every update travels the server's listener path.
 
-Usage: ``python bench/serve_tree.py PREFIX N [--mix M] [--tree T] [--server S]``; protocol in
-:mod:`common`.
+Usage: ``python bench/serve_tree.py PREFIX N [--mix M] [--tree T] [--server S] [--autosave F]``;
+protocol in :mod:`common`.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--mix", default="mixed", choices=sorted(common.MIXES))
     parser.add_argument("--tree", default="sim", choices=("sim", "pyrogue"))
     parser.add_argument("--server", default="rogue-ioc", choices=("rogue-ioc", "epicsv7"))
+    parser.add_argument("--autosave", metavar="FILE", help="rogue-ioc keeps its settings in FILE")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     common.use_mix(args.mix)
@@ -84,7 +85,12 @@ def main() -> None:
     imported, before = time.perf_counter(), common.rss_kb()
     root, variables = build_tree(args.n, tree)
     built, tree_kb = time.perf_counter(), common.rss_kb() - before
-    server(base=args.prefix, root=root, incGroups=None, excGroups=None, pvMap=None)
+    extra = {}
+    if args.autosave:
+        from ioc.autosave import Autosave
+
+        extra["autosave"] = Autosave(args.autosave)
+    server(base=args.prefix, root=root, incGroups=None, excGroups=None, pvMap=None, **extra)
     root.start()
     ready = time.perf_counter()
     common.emit_ready(args.n, STARTED, imported, built, ready, tree_kb)
