@@ -196,15 +196,16 @@ def run_storm(args: argparse.Namespace) -> list[dict[str, Any]]:
             raise SystemExit(f"storm run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
         results.append(json.loads(lines[-1][len("RESULT ") :]))
     print(
-        "put storm       autosave  storm puts/s  CA p50   CA p99  PVA p50  PVA p99"
+        "put storm       autosave  sent/s  accepted/s  CA p50  CA p99  PVA p50  PVA p99"
         "  errors  final values lost  load"
     )
     for r in results:
         ca, pva = r["put"]["ca"], r["put"]["pva"]
         lost = f"{r['final_values_lost']} of {r['settings_checked']}" if r["autosave"] else "-"
         print(
-            f"{'':15} {'on' if r['autosave'] else 'off':>8} {r['accepted_rate']:13.0f}"
-            f" {ca['p50_ms']:6.2f} {ca['p99_ms']:8.2f} {pva['p50_ms']:8.2f} {pva['p99_ms']:8.2f}"
+            f"{'':15} {'on' if r['autosave'] else 'off':>8}"
+            f" {r['storm']['sent'] / r['storm']['seconds']:7.0f} {r['accepted_rate']:11.0f}"
+            f" {ca['p50_ms']:6.2f} {ca['p99_ms']:7.2f} {pva['p50_ms']:8.2f} {pva['p99_ms']:8.2f}"
             f" {ca['errors'] + pva['errors']:7d} {lost:>18} {r['load_before']['load1']:5.1f}"
         )
     return results
