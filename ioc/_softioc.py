@@ -521,8 +521,48 @@ def install_in_init() -> None:
     softioc_device.ProcessDeviceSupportIn.init_record = _init_in_record
 
 
+def _binder(device_class: type) -> Callable[[int], int]:
+    """The ``init_record`` entry of ``device_class``'s device support table, made lean.
+
+    softioc's own entry binds the record to its device object (the object is found by the name
+    in the record's link, its id goes into DPVT) through its generic field accessors, and
+    reads the record's NAME back as a new string; this one does the same binding with the
+    field offsets looked up once, and uses the device's own name.
+    """
+    table = device_class._DeviceSupportCore__fields.fields
+    link, dpvt = table[device_class._link_][0], table["DPVT"][0]
+    directory = softioc_device.RecordLookup._RecordDirectory
+    text_at, pointer_at = ctypes.c_char_p.from_address, ctypes.c_void_p.from_address
+
+    def init_record(address: int) -> int:
+        device = directory[text_at(address + link).value.decode(errors="replace")]
+        pointer_at(address + dpvt).value = id(device)
+        record = device._record = _Record(table, address)
+        device.name = device._name
+        return device.init_record(record)
+
+    return init_record
+
+
+_bound_entries: list[Any] = []  # the C callbacks EPICS calls: kept alive here
+
+
+def install_binders() -> None:
+    """Put :func:`_binder`'s entries into the device support tables of every kind in KINDS.
+
+    EPICS holds a pointer to each table (registered when softioc defined the class), so the
+    entry written here is the one ``iocInit`` calls.
+    """
+    for device_class in {kind.device for kind in KINDS.values()}:
+        table = device_class._DeviceSupportCore__dset
+        entry = type(table.init_record)(_binder(device_class))
+        _bound_entries.append(entry)
+        table.init_record = entry
+
+
 install_field_access()
 install_in_init()
+install_binders()
 
 
 # --- EPICS base internals of the put trap (ioc/puttrap.py) ----------------------------------------

@@ -248,3 +248,17 @@ def test_field_access_matches_softioc() -> None:
 def test_field_access_is_installed() -> None:
     assert fields._Record.__getattr__ is _softioc._get_field
     assert fields._Record.write_val is _softioc._write_val
+
+
+def test_in_records_show_their_value_from_init_record() -> None:
+    assert _softioc.softioc_device.ProcessDeviceSupportIn.init_record is _softioc._init_in_record
+
+
+def test_binders_are_in_the_device_support_tables() -> None:
+    """iocInit binds every record of the kinds through the adapter's entries (see _binder)."""
+    entries = {ctypes.cast(entry, ctypes.c_void_p).value for entry in _softioc._bound_entries}
+    for kind in _softioc.KINDS.values():
+        table = kind.device._DeviceSupportCore__dset
+        assert ctypes.cast(table.init_record, ctypes.c_void_p).value in entries
+        offsets = kind.device._DeviceSupportCore__fields.fields
+        assert {kind.device._link_, "DPVT"} <= offsets.keys()
