@@ -1,8 +1,9 @@
-"""The one adapter over pythonSoftIOC's and epicsdbbuilder's internals: fast record building.
+"""The one adapter over pythonSoftIOC's, epicsdbbuilder's and EPICS base's internals.
 
-softioc's builder functions (``builder.aIn`` …) create each record through epicsdbbuilder, which
-checks every field value as it is set by walking the record type's whole field list in the static
-database: most of the IOC's start-up at 10,000 records and more. :func:`create` builds the same
+Record building, its first job: softioc's builder functions (``builder.aIn`` …) create each
+record through epicsdbbuilder, which checks every field value as it is set by walking the record
+type's whole field list in the static database: most of the IOC's start-up at 10,000 records and
+more. :func:`create` builds the same
 records (same record type, DTYP, link, defaults, device support object) without that walk:
 
 * each field name is checked against the record type's definition (a set lookup), each value
@@ -13,49 +14,86 @@ records (same record type, DTYP, link, defaults, device support object) without 
 
 Builder functions without an entry in the table below are called as they are.
 
-Checked against softioc 4.7.x (4.7.2) and epicsdbbuilder 1.5 (:data:`SUPPORTED`); the internals
-used, and why each is safe:
+It is also the only place that touches softioc's private state and EPICS base's C API at run
+time: the record lock and processing of one record (:class:`RecordAccess`), the dispatcher's
+processing hand-off (:func:`finish_processing`), the write trap (:func:`install_trap`), access
+security (:func:`parse_access_file`) and what the servers report (:func:`client_count`). C
+functions are called through private prototypes (:func:`c_function`): the library objects softioc
+and epicscorelibs share keep their own ``argtypes``.
+
+Checked against softioc 4.7.2, epicsdbbuilder 1.5, epicscorelibs 7.0.10.99.0.2 (EPICS base 7.0.10)
+and pvxslibs 1.5.3; :data:`SUPPORTED` holds the ranges. ``tests/unit/test_softioc_adapter.py``
+fails, naming the package and version, when one outside them is installed, and checks that each
+internal below still exists with the shape relied on. What is used, and why it is safe:
+
+softioc and epicsdbbuilder (record building):
 
 * ``builder.PythonDevice.<kind>.record`` / ``.dtyp`` / ``.builder._type``: the device support
-  class, DTYP and record type softioc itself pairs for each builder function, read rather than
-  repeated here.
+  class, DTYP and record type softioc itself pairs for each builder function, read, not repeated.
 * ``softioc.device.<class>(name, **device_args)``: the object softioc's record wrapper creates; it
   registers itself under ``name`` for ``init_record`` and takes exactly the keyword arguments of
-  ``pythonSoftIoc.RecordWrapper`` (:data:`DEVICE_ARGUMENTS`).
+  ``pythonSoftIoc.RecordWrapper`` (:data:`DEVICE_ARGUMENTS`); the test compares the classes.
 * the builder's defaults (:data:`IN_DEFAULTS`, :data:`OUT_DEFAULTS`, MDEL of longin/int64in, the
-  long-string ``Q:form`` info tag, ``_wf_nelm``/``_wf_dtype`` of arrays), repeated here and
-  compared with the builder's own records by the unit test;
+  long-string ``Q:form`` info tag, ``_wf_nelm``/``_wf_dtype`` of arrays): the test compares every
+  field with the builder's own records.
 * ``<epicsdbbuilder record class>._validate.ValidFieldName/ValidFieldValue``: the builder's own
-  checks, used for field names and for the few menu/device/link values;
-* ``softioc.imports.get_field_offsets`` and ``softioc.fields.DBF_*``: each field's type and size;
-* ``softioc.builder.LoadDatabase``: writes and loads the builder's own records and closes record
-  creation.
-* an In device's ``_value`` tuple (value as ``_value_to_epics`` makes it, severity, alarm,
-  timestamp) and its ``_record``: what ``set()`` stores and what its processing reads
-  (:func:`process_in`).
+  checks, used as the builder uses them.
+* ``softioc.imports.get_field_offsets`` and ``softioc.fields.DBF_*``: the field table softioc
+  itself reads from the loaded DBD.
+* ``softioc.fields._Record`` accessors, replaced (:func:`install_field_access`): the test checks
+  that the replacement reads and writes the same bytes as the originals; a TIME written as a
+  number goes into ``fields.ca_timestamp`` (secs since 1990, nsec), as softioc writes it.
+* ``device.ProcessDeviceSupportIn.init_record``, replaced (:func:`install_in_init`): softioc's
+  does nothing; ours writes VAL through the device's own ``_write_value`` and resets the alarm
+  with ``imports.recGblResetAlarms``, as PINI processing would show.
 
-The module also reads what the IOC's two servers report about themselves (:func:`client_count`,
-:func:`ca_server_port`), through EPICS base's C API, checked against epicscorelibs 7.0.10.99.0.2
-(EPICS base 7.0.10) and pvxslibs 1.5.3:
+* each device class's ``_DeviceSupportCore__dset`` (the device support table EPICS holds a
+  pointer to) and ``_DeviceSupportCore__fields`` (its record type's field offsets), its
+  ``_link_``, ``RecordLookup._RecordDirectory`` (devices by name) and a device's ``_name``:
+  what softioc's own ``init_record`` entry uses to bind a record to its device, done the same
+  way by :func:`install_binders`; the test checks the tables hold our entries.
 
+softioc at run time (:class:`RecordAccess`, the dispatcher):
+
+* ``record.set.__self__``: ``set`` is the device's bound method on a builder wrapper and on a
+  device alike, so this is the device object either way.
+* a device's ``_record`` (the record structure, attached by softioc's ``init_record``): what its
+  own processing reads and writes; used for the record lock and for NSEV/NSTA.
+* a device's ``_value`` tuple (In: value, severity, status, timestamp; Out: value, severity,
+  status): what ``set()`` stores and processing applies; the test checks both shapes.
+* a device's ``_value_to_epics``, ``_epics_to_value`` and ``_read_value(record)``: softioc's own
+  conversions between Python values, its ctypes values and VAL.
+* NSEV/NSTA set from ``validate``: the alarm the running processing ends with, as EPICS's own
+  ``recGblSetSevr`` would leave it (they are dbCommon fields of every record type).
+* ``completion_args[0]`` of a dispatcher call is the record structure, whose PACT softioc set just
+  before the call: clearing PACT there makes the record support complete the processing
+  synchronously, as for a device without ``on_update``; PACT/RPRO read afterwards say whether
+  the record is idle. The test checks the call in softioc's Out processing.
+
+EPICS base (epicscorelibs, pvxslibs):
+
+* ``dbPvdTableSize``, ``dbProcess``, ``dbScanLock``/``dbScanUnlock``, ``asSetFilename``,
+  ``asInitFile``, ``asTrapWriteRegisterListener``, ``asAddClient``, ``asRemoveClient`` and the
+  globals ``asActive`` / ``asCheckClientIP``: public C API (dbStaticLib.h, dbAccessDefs.h,
+  dbLock.h, asDbLib.h, asLib.h, asTrapWrite.h); the test checks each symbol exists.
+* ``asTrapWriteMessage`` (asTrapWrite.h); a ``dbChannel`` starts with its name and its
+  ``dbAddr`` (``precord``, ``pfield``, ``pfldDes``); a ``dbFldDes`` starts with its prompt and
+  name; a record starts with its NAME (dbCommon); DISP is a ``dbCommon`` field, at the same
+  offset in every record type: the test compares these layouts with the installed headers, and
+  ``tests/integration/test_reliability_trap.py`` exercises them.
+* ``asAddClient``/``asRemoveClient`` with ``ASGCLIENT`` (asLib.h) read up to ``access``, a
+  record's ASP (dbCommon) and a ``dbFldDes`` read up to ``as_level``: EPICS's own rules decide
+  whether a PVA client may write (:func:`write_permitted`); the test compares the layouts with
+  the installed headers.
 * ``dbServerStats(name, &channels, &clients)`` (dbServer.h, public since base 7.0.10) asks a
-  registered server layer for its counts; RSRV registers as ``rsrv``, QSRV2 (pvxs) as ``qsrv2``;
+  registered server layer for its counts; RSRV registers as ``rsrv``, QSRV2 (pvxs) as ``qsrv2``.
 * RSRV puts the TCP port it really bound, after any fallback, into the IOC's environment as
   ``RSRV_SERVER_PORT`` (``epicsEnvSet`` in ``iocInit``): C's environment, not Python's copy.
-
-``tests/unit/test_softioc_adapter.py`` fails when a version outside :data:`SUPPORTED` is installed
-or when any of the above no longer behaves as described.
-
-The put trap (:mod:`ioc.puttrap`) reads EPICS base structures, checked against EPICS base 7.0 as
-shipped by epicscorelibs 7.0.10 (``tests/integration/test_reliability_trap.py`` fails when they no
-longer match): ``asTrapWriteMessage`` (``asTrapWrite.h``); a ``dbChannel`` starts with its name and
-its ``dbAddr`` (``precord``, ``pfield``, ``pfldDes``); a ``dbFldDes`` starts with its prompt and
-name; a record starts with its NAME; DISP is a ``dbCommon`` field, at the same offset in every
-record type.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import math
@@ -63,17 +101,27 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
 import numpy as np
-from epicscorelibs.ioc import dbCore
+from epicscorelibs.ioc import Com, dbCore
 
 #: Buckets of EPICS's record-name hash table (its maximum; the default 512 makes loading and
 #: initialising 100,000 records spend seconds walking hash chains).
 NAME_TABLE_SIZE = 65536
+
+
+def c_function(library: ctypes.CDLL, name: str, result: Any, *arguments: Any) -> Any:
+    """Our own ctypes function object for the C function ``name`` of ``library``.
+
+    Setting ``argtypes`` on ``library.name`` would change the one object softioc and
+    epicscorelibs share (they set their own types on some of the same functions); a prototype
+    gives this module a private object with the C signature as declared in EPICS's headers.
+    """
+    return ctypes.CFUNCTYPE(result, *arguments)((name, library))
 
 
 def _size_name_table() -> bool:
@@ -84,8 +132,7 @@ def _size_name_table() -> bool:
     """
     if "softioc" in sys.modules:
         return False
-    set_size = dbCore.dbPvdTableSize
-    set_size.argtypes = [ctypes.c_int]
+    set_size = c_function(dbCore, "dbPvdTableSize", ctypes.c_int, ctypes.c_int)
     return set_size(NAME_TABLE_SIZE) == 0
 
 
@@ -95,14 +142,22 @@ from softioc import builder, fields, imports  # noqa: E402 - after sizing the na
 from softioc import device as softioc_device  # noqa: E402
 from softioc.softioc import dbLoadDatabase  # noqa: E402
 
-from .scanlock import scan_lock  # noqa: E402
+_db_process = c_function(dbCore, "dbProcess", ctypes.c_long, ctypes.c_void_p)
+_db_scan_lock = c_function(dbCore, "dbScanLock", None, ctypes.c_void_p)
+_db_scan_unlock = c_function(dbCore, "dbScanUnlock", None, ctypes.c_void_p)
 
-_db_process = dbCore.dbProcess
-_db_process.argtypes = [ctypes.c_void_p]
-_db_process.restype = ctypes.c_long
-
-#: Versions this adapter was checked against: (first supported, first unsupported).
-SUPPORTED = {"softioc": ((4, 7), (4, 8)), "epicsdbbuilder": ((1, 5), (1, 6))}
+#: Versions this adapter was checked against: (first supported, first unsupported), compared on
+#: as many parts of the version as the bounds have. The unit test checks all of them.
+SUPPORTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "softioc": ((4, 7), (4, 8)),
+    "epicsdbbuilder": ((1, 5), (1, 6)),
+    "epicscorelibs": ((7, 0, 10), (7, 0, 11)),
+    "pvxslibs": ((1, 5), (1, 6)),
+}
+#: The packages whose versions are checked when the IOC starts: pyproject.toml pins softioc (and
+#: with it epicsdbbuilder), so another version means a broken install. epicscorelibs and pvxslibs
+#: are not pinned; an untested release of either is reported by the unit test.
+CHECKED_AT_START = ("softioc", "epicsdbbuilder")
 #: Keyword arguments that belong to the device support object, not to the record's fields.
 DEVICE_ARGUMENTS = frozenset(
     {
@@ -117,10 +172,11 @@ DEVICE_ARGUMENTS = frozenset(
 )
 #: What softioc's builder gives every In record and every scalar Out record.
 IN_DEFAULTS: dict[str, Any] = {"SCAN": "I/O Intr", "PINI": "YES", "DISP": 1}
-#: The fixed fields of an In record whose every update is processed by :func:`process_in`: no
-#: I/O Intr scan (which costs an I/O scan list and a scan entry per record at ``iocInit``) and no
-#: processing at ``iocInit`` (PINI): the record shows its initial value from ``init_record`` on
-#: (see :func:`install_in_init`). None leaves the field at its EPICS default (Passive, NO).
+#: The fixed fields of an In record whose every update is processed by
+#: :meth:`RecordAccess.process_in`: no I/O Intr scan (which costs an I/O scan list and a scan
+#: entry per record at ``iocInit``) and no processing at ``iocInit`` (PINI): the record shows its
+#: initial value from ``init_record`` on (see :func:`install_in_init`). None leaves the field at
+#: its EPICS default (Passive, NO).
 PUSHED_IN: dict[str, Any] = {"SCAN": None, "PINI": None}
 OUT_DEFAULTS: dict[str, Any] = {"OMSL": "supervisory"}
 #: Distinct number and menu field lines remembered per record type.
@@ -131,19 +187,30 @@ MAX_NAME = 60
 WIDE_FTVL = {"int64": "INT64", "uint64": "UINT64"}
 
 
-def _installed(package: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version(package).split(".")[:2])
+def installed(package: str, parts: int) -> tuple[int, ...]:
+    """The first ``parts`` numbers of the installed version of ``package``."""
+    return tuple(int(part) for part in version(package).split(".")[:parts])
+
+
+def unsupported(packages: tuple[str, ...] = tuple(SUPPORTED)) -> list[str]:
+    """One message per package of ``packages`` whose installed version is outside SUPPORTED."""
+    problems = []
+    for package in packages:
+        low, high = SUPPORTED[package]
+        if not low <= installed(package, len(low)) < high:
+            problems.append(
+                f"ioc._softioc was checked against {package} "
+                f"{'.'.join(map(str, low))}..<{'.'.join(map(str, high))}, found "
+                f"{version(package)}: re-check the internals listed in its docstring"
+            )
+    return problems
 
 
 def check_versions() -> None:
-    """Raise ``RuntimeError`` when softioc or epicsdbbuilder is outside :data:`SUPPORTED`."""
-    for package, (low, high) in SUPPORTED.items():
-        found = _installed(package)
-        if not low <= found < high:
-            raise RuntimeError(
-                f"ioc._softioc was checked against {package} {low}..<{high}, found "
-                f"{version(package)}: re-check the internals listed in its docstring"
-            )
+    """Raise ``RuntimeError`` when a package of :data:`CHECKED_AT_START` is outside SUPPORTED."""
+    problems = unsupported(CHECKED_AT_START)
+    if problems:
+        raise RuntimeError("; ".join(problems))
 
 
 check_versions()
@@ -416,18 +483,103 @@ def load_database() -> None:
     builder.LoadDatabase()
 
 
-def process_in(device: Any, value: Any, severity: int, alarm: int) -> None:
-    """Show ``value`` with alarm ``severity``/``alarm`` on an In record now, in this thread.
+# --- one record at run time -----------------------------------------------------------------------
 
-    softioc's ``set()`` stores the same and queues the record's processing on EPICS's callback
-    queue, one entry per call, however often the record is already queued: a burst of updates
-    can overflow the queue, and an overflow drops a request — possibly the one carrying the last
-    value. Processing the record here, under its lock, needs no queue and no other thread.
+
+@contextlib.contextmanager
+def scan_lock(record: Any) -> Iterator[None]:
+    """Hold the EPICS lock of ``record`` (softioc's record structure): no processing meanwhile.
+
+    The lock is recursive, so the holder of it may process the record itself.
     """
-    device._value = (device._value_to_epics(value), severity, alarm, None)
-    record = device._record
-    with scan_lock(record):
-        _db_process(record)
+    _db_scan_lock(record)
+    try:
+        yield
+    finally:
+        _db_scan_unlock(record)
+
+
+class RecordAccess:
+    """What the IOC does to one running record beyond softioc's public ``set``/``get``.
+
+    ``record`` is what :func:`create` (or a softioc builder function) returned; use the methods
+    after ``iocInit`` (softioc attaches the record structure then).
+    """
+
+    def __init__(self, record: Any) -> None:
+        # A builder function returns a wrapper around softioc's device object, create() the device
+        # itself; the bound set() leads to the device in both cases.
+        self._device = record.set.__self__
+
+    def get(self) -> Any:
+        """The value softioc holds for the record (as its ``get()``)."""
+        return self._device.get()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the record's EPICS lock (see :func:`scan_lock`)."""
+        with scan_lock(self._device._record):
+            yield
+
+    def values(self) -> tuple[Any, Any]:
+        """An Out record's VAL as it is now, and the value its last processing took.
+
+        They differ while a client's value waits in VAL for the record to process it.
+        """
+        device = self._device
+        now = device._epics_to_value(device._read_value(device._record))
+        return now, device._epics_to_value(device._value[0])
+
+    def val_bytes(self) -> bytes:
+        """The bytes of an array record's VAL buffer as they are now (all NELM elements)."""
+        device = self._device
+        return bytes(device._read_value(device._record).tobytes())
+
+    def set_out(self, value: Any, severity: int, status: int) -> None:
+        """Process an Out record with ``value`` and alarm ``severity``/``status``, in this thread.
+
+        softioc's Out ``set()`` takes no alarm when it processes: the processing applies the alarm
+        stored with the last value, so ours is stored there first.
+        """
+        device = self._device
+        device._value = (device._value[0], severity, status)
+        device.set(value)
+
+    def process_in(self, value: Any, severity: int, status: int) -> None:
+        """Show ``value`` with alarm ``severity``/``status`` on an In record now, in this thread.
+
+        softioc's ``set()`` stores the same and queues the record's processing on EPICS's callback
+        queue, one entry per call, however often the record is already queued: a burst of updates
+        can overflow the queue, and an overflow drops a request — possibly the one carrying the
+        last value. Processing the record here, under its lock, needs no queue and no other thread.
+        """
+        device = self._device
+        device._value = (device._value_to_epics(value), severity, status, None)
+        record = device._record
+        with scan_lock(record):
+            _db_process(record)
+
+    def raise_alarm(self, severity: int, status: int) -> None:
+        """Set the alarm the record's current processing ends with (call from its ``validate``)."""
+        record = self._device._record
+        record.NSEV, record.NSTA = severity, status
+
+    def drop_alarm(self, status: int) -> None:
+        """Drop the alarm the current processing would raise if it has status ``status``."""
+        record = self._device._record
+        if status == record.NSTA:
+            record.NSEV, record.NSTA = 0, 0
+
+
+def finish_processing(completion_args: tuple[Any, ...]) -> None:
+    """Complete now the Out record processing whose completion softioc handed the dispatcher."""
+    completion_args[0].PACT = 0
+
+
+def processing_idle(completion_args: tuple[Any, ...]) -> bool:
+    """True when the record of ``completion_args`` is neither active nor due to process again."""
+    record = completion_args[0]
+    return not (record.PACT or record.RPRO)
 
 
 # --- record field access --------------------------------------------------------------------------
@@ -565,10 +717,25 @@ install_in_init()
 install_binders()
 
 
-# --- EPICS base internals of the put trap (ioc/puttrap.py) ----------------------------------------
+# --- EPICS base internals of the put trap (ioc/puttrap.py) and access security (ioc/access.py) ----
+
+DBR_STRING = 0
+DBR_CHAR = 4
+#: CA's DBR codes (db_access.h) → ctypes element type.
+_ELEMENT_TYPES: dict[int, Any] = {
+    DBR_STRING: ctypes.c_char * 40,
+    1: ctypes.c_int16,  # DBR_SHORT
+    2: ctypes.c_float,  # DBR_FLOAT
+    3: ctypes.c_uint16,  # DBR_ENUM
+    DBR_CHAR: ctypes.c_uint8,  # dbr_char_t is epicsUInt8; the database takes it as DBR_UCHAR
+    5: ctypes.c_int32,  # DBR_LONG
+    6: ctypes.c_double,  # DBR_DOUBLE
+}
+#: userPvt of a trapped put that the listener refused (the trap hands it back in the after call).
+_REFUSED = 1
 
 
-class TrapMessage(ctypes.Structure):
+class _TrapMessage(ctypes.Structure):
     """``asTrapWriteMessage``: what the access-security trap hands its listeners."""
 
     _fields_ = [
@@ -582,8 +749,7 @@ class TrapMessage(ctypes.Structure):
     ]
 
 
-#: A trap listener: ``listener(message, after)``.
-TrapListener = ctypes.CFUNCTYPE(None, ctypes.POINTER(TrapMessage), ctypes.c_int)
+_TrapListener = ctypes.CFUNCTYPE(None, ctypes.POINTER(_TrapMessage), ctypes.c_int)
 
 
 class _ChannelHead(ctypes.Structure):
@@ -603,12 +769,72 @@ class _FieldHead(ctypes.Structure):
     _fields_ = [("prompt", ctypes.c_char_p), ("name", ctypes.c_char_p)]
 
 
-def channel_target(channel: int) -> tuple[str, str, int]:
-    """(record name, field name, record address) of the dbChannel at ``channel``."""
-    head = _ChannelHead.from_address(channel)
-    field = _FieldHead.from_address(head.pfldDes).name if head.pfldDes else b""
-    name = ctypes.string_at(head.precord).decode(errors="replace")
-    return name, (field or b"").decode(), head.precord
+class TrappedWrite:
+    """One call of the access-security write trap: a put about to be written, or just written.
+
+    ``after`` is False for the call before the put, True for the one after it.
+    """
+
+    __slots__ = ("_message", "after")
+
+    def __init__(self, message: _TrapMessage, after: bool) -> None:
+        self._message = message
+        self.after = after
+
+    def target(self) -> tuple[str, str, int] | None:
+        """(record name, field name, record address) of the put; None without a channel."""
+        channel = self._message.serverSpecific
+        if not channel:
+            return None
+        head = _ChannelHead.from_address(channel)
+        field = _FieldHead.from_address(head.pfldDes).name if head.pfldDes else b""
+        name = ctypes.string_at(head.precord).decode(errors="replace")
+        return name, (field or b"").decode(), head.precord
+
+    @property
+    def has_data(self) -> bool:
+        """True when the server passed the client's data (the CA server does, QSRV2 does not)."""
+        return bool(self._message.data)
+
+    @property
+    def dbr_type(self) -> int:
+        """The CA DBR type of the data."""
+        return int(self._message.dbrType)
+
+    def values(self) -> list[Any] | None:
+        """The put's values as the client sent them; None for a DBR type not looked at."""
+        msg = self._message
+        element = _ELEMENT_TYPES.get(msg.dbrType)
+        if element is None or msg.no_elements < 1:
+            return None
+        items = ctypes.cast(msg.data, ctypes.POINTER(element * msg.no_elements)).contents
+        if msg.dbrType == DBR_STRING:
+            return [bytes(item).split(b"\0", 1)[0].decode(errors="replace") for item in items]
+        return list(items)
+
+    @property
+    def user(self) -> str:
+        """The user name the client gave."""
+        return (self._message.userid or b"").decode(errors="replace")
+
+    @property
+    def host(self) -> str:
+        """The client's host (its IP address when ``asCheckClientIP`` is set)."""
+        return (self._message.hostid or b"").decode(errors="replace")
+
+    def write_permitted(self) -> bool:
+        """Whether access security lets this client write the put's channel (see below)."""
+        msg = self._message
+        return write_permitted(msg.serverSpecific, msg.userid or b"", msg.hostid or b"")
+
+    @property
+    def refused(self) -> bool:
+        """Marked refused in the before call (the mark comes back in the after call)."""
+        return self._message.userPvt == _REFUSED
+
+    @refused.setter
+    def refused(self, value: bool) -> None:
+        self._message.userPvt = _REFUSED if value else None
 
 
 _disp_offset: list[int] = []
@@ -621,20 +847,49 @@ def disp_field(record: int) -> ctypes.c_uint8:
     return ctypes.c_uint8.from_address(record + _disp_offset[0])
 
 
-def install_trap(rules: str, listener: Any) -> None:
-    """Load the access rules file ``rules`` and register ``listener`` (a :data:`TrapListener`).
+_as_set_filename = c_function(dbCore, "asSetFilename", ctypes.c_int, ctypes.c_char_p)
+#: Kept alive for the process: EPICS calls the registered trap listener until it exits.
+_trap_listeners: list[Any] = []
+
+
+def install_trap(rules: str, listener: Callable[[TrappedWrite], None]) -> None:
+    """Load the access rules file ``rules`` and have ``listener`` see every trapped write.
 
     Call before ``iocInit``.
     """
-    from epicscorelibs.ioc import Com
+    _as_set_filename(rules.encode())
+    register = c_function(Com, "asTrapWriteRegisterListener", ctypes.c_void_p, _TrapListener)
 
-    set_file = dbCore.asSetFilename
-    set_file.argtypes = [ctypes.c_char_p]
-    set_file(rules.encode())
-    register = Com.asTrapWriteRegisterListener
-    register.argtypes = [TrapListener]
-    register.restype = ctypes.c_void_p
-    register(listener)
+    def call(message: Any, after: int) -> None:
+        listener(TrappedWrite(message.contents, bool(after)))
+
+    _trap_listeners.append(_TrapListener(call))
+    register(_trap_listeners[-1])
+
+
+def parse_access_file(rules: str) -> bool:
+    """Have EPICS parse the access security file ``rules`` now; False when EPICS refuses it.
+
+    Host rules match the clients' IP addresses (``asCheckClientIP``). Parsing turns access
+    security on; it is turned off again so that ``iocInit`` loads the file (given to
+    :func:`use_access_file`) and attaches the records.
+    """
+    ctypes.c_int.in_dll(Com, "asCheckClientIP").value = 1
+    init_file = c_function(Com, "asInitFile", ctypes.c_long, ctypes.c_char_p, ctypes.c_char_p)
+    if init_file(rules.encode(), None) != 0:
+        return False
+    ctypes.c_int.in_dll(Com, "asActive").value = 0
+    return True
+
+
+def use_access_file(rules: str) -> None:
+    """Have ``iocInit`` load the access security file ``rules``."""
+    _as_set_filename(rules.encode())
+
+
+def access_security_active() -> bool:
+    """True when EPICS access security is on."""
+    return bool(ctypes.c_int.in_dll(Com, "asActive").value)
 
 
 # --- what the servers report --------------------------------------------------------------------
@@ -642,13 +897,9 @@ def install_trap(rules: str, listener: Any) -> None:
 #: Server layer names as they register with dbServer: protocol → name.
 SERVER_LAYERS = {"CA": b"rsrv", "PVA": b"qsrv2"}
 
-_server_stats = dbCore.dbServerStats
 _uint_p = ctypes.POINTER(ctypes.c_uint)
-_server_stats.argtypes = [ctypes.c_char_p, _uint_p, _uint_p]
-_server_stats.restype = ctypes.c_int
-_c_getenv = ctypes.CDLL(None).getenv
-_c_getenv.argtypes = [ctypes.c_char_p]
-_c_getenv.restype = ctypes.c_char_p
+_server_stats = c_function(dbCore, "dbServerStats", ctypes.c_int, ctypes.c_char_p, _uint_p, _uint_p)
+_c_getenv = c_function(ctypes.CDLL(None), "getenv", ctypes.c_char_p, ctypes.c_char_p)
 
 
 def client_count(protocol: str) -> int | None:
@@ -712,14 +963,18 @@ _AS_WRITE = 2
 @functools.cache
 def _as_client_calls() -> tuple[int, Any, Any]:
     """(offset of a record's ASP, asAddClient, asRemoveClient)."""
-    from epicscorelibs.ioc import Com
-
-    add, remove = Com.asAddClient, Com.asRemoveClient
     client_p = ctypes.POINTER(ctypes.POINTER(_AsClient))
-    add.argtypes = [client_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p]
-    add.restype = ctypes.c_long
-    remove.argtypes = [client_p]
-    remove.restype = ctypes.c_long
+    add = c_function(
+        Com,
+        "asAddClient",
+        ctypes.c_long,
+        client_p,
+        ctypes.c_void_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+    )
+    remove = c_function(Com, "asRemoveClient", ctypes.c_long, client_p)
     return imports.get_field_offsets("ai")["ASP"][0], add, remove
 
 

@@ -23,15 +23,14 @@ import fnmatch
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
-from ctypes import c_char_p, c_int, c_long
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from epicscorelibs.ioc import Com, dbCore
 from softioc import softioc
 
 from . import puttrap
+from ._softioc import access_security_active, parse_access_file, use_access_file
 from .selection import in_group
 
 #: Everything readable, nothing writable.
@@ -134,28 +133,16 @@ class AccessSecurity:
         if text is None:
             return
         rules = _write_temporary("rogue-ioc-", ".acf", text)
-        c_int.in_dll(Com, "asCheckClientIP").value = 1
-        init_file = Com.asInitFile
-        init_file.argtypes = [c_char_p, c_char_p]
-        init_file.restype = c_long
-        if init_file(str(rules).encode(), None) != 0:
+        if not parse_access_file(str(rules)):
             source = self.acf or "the read-only rules"
             raise AccessError(f"EPICS refused the access security file {source} (see above)")
-        # Parsed: iocInit loads it again and adds the records only if access security was off.
-        _as_active().value = 0
-        set_file = dbCore.asSetFilename
-        set_file.argtypes = [c_char_p]
-        set_file(str(rules).encode())
+        use_access_file(str(rules))
 
 
 def check_active() -> None:
     """After ``iocInit``: raise :class:`AccessError` unless EPICS access security is on."""
-    if not _as_active().value:
+    if not access_security_active():
         raise AccessError("EPICS access security did not start (see above)")
-
-
-def _as_active() -> c_int:
-    return c_int.in_dll(Com, "asActive")
 
 
 def _set_asgs(assignments: list[tuple[str, str]]) -> None:

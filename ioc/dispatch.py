@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ._softioc import finish_processing, processing_idle
+
 log = logging.getLogger(__name__)
 
 _local = threading.local()
@@ -58,10 +60,10 @@ def _take_skip() -> bool:
     return skip
 
 
-def wait_idle(record: Any, timeout: float = IDLE_TIMEOUT) -> bool:
-    """Wait until ``record`` (a softioc record structure) is neither active nor due to reprocess."""
+def wait_idle(completion_args: tuple[Any, ...], timeout: float = IDLE_TIMEOUT) -> bool:
+    """Wait until the record of a put's ``completion_args`` is idle (see processing_idle)."""
     deadline = time.monotonic() + timeout
-    while record.PACT or record.RPRO:
+    while not processing_idle(completion_args):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.0002)
@@ -93,7 +95,7 @@ class PutDispatcher:
         if _take_skip():
             # Nothing left to do (our own push, or a put already written): finish the processing
             # now, so its monitors are posted in order and the record never sits active.
-            completion_args[0].PACT = 0
+            finish_processing(completion_args)
             return
         self._pool.submit(self._run, func, func_args, completion, completion_args)
 
@@ -113,7 +115,7 @@ class PutDispatcher:
             if completion is not None:
                 completion(*completion_args)
         if callable(follow_up):
-            if not wait_idle(completion_args[0]):
+            if not wait_idle(completion_args):
                 log.warning("record stayed active after its put completed")
             try:
                 follow_up()

@@ -32,7 +32,6 @@ from .capacity import Capacities
 from .dispatch import PutDispatcher, own_push, pushing, skip_dispatch
 from .kinds import Mapping, UnservableValue, description, resolve
 from .naming import RecordName
-from .scanlock import scan_lock
 from .selection import writable
 from .status import put_stats
 from .validation import (
@@ -127,9 +126,7 @@ class EpicsPvHolder:
         self._after_write = False
         self._shown: tuple[Any, tuple[int, int]] | None = None
         self.record = self._create_record()
-        # The softioc device object behind the record: its stored value carries the alarm that
-        # Out-record processing applies (see _set_out).
-        self._device = self.record.set.__self__
+        self._access = _softioc.RecordAccess(self.record)
         if not var.isCommand:
             var.addListener(self._on_tree_update)
         if self.writable:
@@ -283,7 +280,7 @@ class EpicsPvHolder:
         and shows cannot be overtaken by a put. A put in progress gets the tree's state shown
         when it completes instead (see :meth:`_release`).
         """
-        with self._push_lock, scan_lock(self._device._record):
+        with self._push_lock, self._access.locked():
             # Only a client put since our last push can have left a value waiting.
             free = not self._busy and (self._shown is not None or not self._client_value_waiting())
             if not free:
@@ -298,18 +295,13 @@ class EpicsPvHolder:
         value and processes the record again once the earlier put completes. Overwriting VAL
         before then would lose the client's value.
         """
-        device = self._device
-        shown = device._epics_to_value(device._read_value(device._record))
-        return not _same(shown, device._epics_to_value(device._value[0]))
+        now, processed = self._access.values()
+        return not _same(now, processed)
 
     def _set_out(self, value: Any, state: tuple[int, int]) -> None:
         """Process the Out record with ``value`` and alarm ``state`` (call under its lock)."""
-        device = self._device
-        # softioc's Out.set() ignores severity=: processing applies the alarm stored with the
-        # value, so store ours there first.
-        device._value = (device._value[0], *state)
         with own_push():
-            device.set(value)
+            self._access.set_out(value, *state)
         self._shown = (value, state)
 
     def _set_in(self, value: Any, state: tuple[int, int], skip_same: bool = False) -> None:
@@ -317,7 +309,7 @@ class EpicsPvHolder:
         with self._push_lock:
             if skip_same and self._shows(value, state):
                 return
-            _softioc.process_in(self._device, value, *state)
+            self._access.process_in(value, *state)
             self._shown = (value, state)
 
     # --- EPICS → tree --------------------------------------------------------------------------
@@ -357,9 +349,7 @@ class EpicsPvHolder:
         # accepted put ends the WRITE alarm of an earlier refusal (the tree's own alarm state
         # follows with the listener's update).
         self._write_failed = False
-        record = self._device._record
-        if record.NSTA == alarm.WRITE_ALARM:
-            record.NSEV, record.NSTA = NO_ALARM
+        self._access.drop_alarm(alarm.WRITE_ALARM)
         skip_dispatch()
         return True
 
@@ -376,7 +366,7 @@ class EpicsPvHolder:
             dtype = self.mapping.blank.dtype
             if raw.text:
                 return np.asarray(parse_elements(raw.values, dtype))
-            if raw.dbr_type == puttrap.DBR_CHAR and dtype == np.int8:
+            if raw.chars and dtype == np.int8:
                 # CA has no signed char: a signed char array's bytes travel as DBR_CHAR (unsigned)
                 # and the record stores each byte as it came, so read them as the record will.
                 return np.asarray(raw.values, dtype=np.uint8).view(np.int8)
@@ -395,8 +385,7 @@ class EpicsPvHolder:
         """
         if raw is not None and not raw.pva:
             return char_bytes(raw.values, raw.text)
-        device = self._device
-        return device._read_value(device._record).tobytes()
+        return self._access.val_bytes()
 
     def _refuses_sent(self, raw: puttrap.RawPut) -> bool:
         """puttrap guard: check a CA put before EPICS writes it; True refuses it (not written)."""
@@ -443,8 +432,7 @@ class EpicsPvHolder:
             self._dispatcher.submit(self._show_current)
         # Set, not raise: the record may already hold INVALID for the same put (a NaN put to an
         # ao is INVALID/UDF), and the client must see why the put failed.
-        record = self._device._record
-        record.NSEV, record.NSTA = WRITE_FAILED
+        self._access.raise_alarm(*WRITE_FAILED)
 
     def _on_update(self, value: Any) -> Any:
         """softioc on_update, on the pool, for a slow write: wait for it; the put completes after.

@@ -32,33 +32,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from ctypes import POINTER, c_char, c_double, c_float, c_int16, c_int32, c_uint8, c_uint16, cast
 from pathlib import Path
-from typing import Any
 
-from ._softioc import TrapListener, channel_target, disp_field, install_trap, write_permitted
+from ._softioc import DBR_CHAR, DBR_STRING, TrappedWrite, disp_field, install_trap
 
 #: Everyone may read and write, as without access security; every write is trapped.
 ACCESS_RULES = Path(__file__).with_name("trapwrite.acf")
 #: The access security group of In records (RO Variables): everyone may read, nobody write.
 READ_ONLY_GROUP = "READONLY"
-
-DBR_STRING = 0
-DBR_CHAR = 4
-#: CA's DBR codes (db_access.h) → ctypes element type.
-_ELEMENT_TYPES = {
-    DBR_STRING: c_char * 40,
-    1: c_int16,  # DBR_SHORT
-    2: c_float,  # DBR_FLOAT
-    3: c_uint16,  # DBR_ENUM
-    DBR_CHAR: c_uint8,  # dbr_char_t is epicsUInt8; the database takes it as DBR_UCHAR
-    5: c_int32,  # DBR_LONG
-    6: c_double,  # DBR_DOUBLE
-}
-
-
-#: userPvt of a trapped put that the listener refused (the trap hands it back in the after call).
-_REFUSED = 1
 
 
 class RawPut:
@@ -78,6 +59,11 @@ class RawPut:
     def text(self) -> bool:
         """True when the client sent strings."""
         return self.dbr_type == DBR_STRING
+
+    @property
+    def chars(self) -> bool:
+        """True when the client sent CA chars (DBR_CHAR: unsigned bytes)."""
+        return self.dbr_type == DBR_CHAR
 
     @property
     def pva(self) -> bool:
@@ -102,17 +88,6 @@ _disabled: dict[int, int] = {}
 _disabled_lock = threading.Lock()
 
 
-def _values(msg: Any) -> list | None:
-    """The put's values as the client sent them, or None for a DBR type not looked at."""
-    element = _ELEMENT_TYPES.get(msg.dbrType)
-    if element is None or msg.no_elements < 1:
-        return None
-    items = cast(msg.data, POINTER(element * msg.no_elements)).contents
-    if msg.dbrType == DBR_STRING:
-        return [bytes(item).split(b"\0", 1)[0].decode(errors="replace") for item in items]
-    return list(items)
-
-
 def _disable(record: int) -> bool:
     """Set DISP of ``record`` for one refused put; False if someone else had it set."""
     with _disabled_lock:
@@ -135,47 +110,43 @@ def _enable(record: int) -> None:
             disp_field(record).value = 0
 
 
-def _listen(message: Any, after: int) -> None:
-    msg = message.contents
-    if not msg.serverSpecific:
+def _listen(write: TrappedWrite) -> None:
+    target = write.target()
+    if target is None:
         return
-    name, field, record = channel_target(msg.serverSpecific)
-    if after:
-        if msg.userPvt == _REFUSED:
+    name, field, record = target
+    if write.after:
+        if write.refused:
             _enable(record)
         return
-    user, host = msg.userid or b"", msg.hostid or b""
-    if not msg.data and not write_permitted(msg.serverSpecific, user, host):
-        who = f"{user.decode(errors='replace')}@{host.decode(errors='replace')}"
+    if not write.has_data and not write.write_permitted():
+        who = f"{write.user}@{write.host}"
         for handler in _denied:
             handler(f"{name}.{field}" if field != "VAL" else name, who)
         return
     check = _guards.get(name)
     if check is None or field != "VAL":
         return
-    if not msg.data:
+    if not write.has_data:
         raw = RawPut(name, None, None)
     else:
-        values = _values(msg)
+        values = write.values()
         if values is None:
             return
-        raw = RawPut(name, msg.dbrType, values)
+        raw = RawPut(name, write.dbr_type, values)
         if check(raw):
             if _disable(record):
-                msg.userPvt = _REFUSED
+                write.refused = True
             return
     if len(_trapped) >= _MAX_THREADS:
         _trapped.clear()
     _trapped[threading.get_ident()] = raw
 
 
-_listener = TrapListener(_listen)
-
-
 def install(denied: DeniedHandler) -> None:
     """Turn on the trap; call once, before ``iocInit``. ``denied`` hears of refused PVA puts."""
     _denied[:] = [denied]
-    install_trap(str(ACCESS_RULES), _listener)
+    install_trap(str(ACCESS_RULES), _listen)
 
 
 def guard(record: str, check: Guard) -> None:

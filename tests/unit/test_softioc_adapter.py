@@ -5,19 +5,28 @@ memory until ``LoadDatabase``, which no unit test calls) and its record — type
 every field — is compared with the database text the adapter writes for the same arguments; the
 device support object must be of the same class. The field-access replacement is compared with
 softioc's own accessors on a record-shaped buffer.
+
+The run-time internals (the device objects' private state, softioc's dispatcher hand-off, EPICS
+base's C symbols and the structure layouts the put trap reads) are checked for the shape the
+adapter relies on; the layouts against the headers installed with epicscorelibs. The first test
+fails, naming package and version, when an installed version is outside the checked ranges.
 """
 
 from __future__ import annotations
 
 import ctypes
+import inspect
 import itertools
 import re
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from softioc import builder, fields
+from epicscorelibs import path as epics_path
+from epicscorelibs.ioc import Com, dbCore
+from softioc import builder, device, device_core, fields
 
 from ioc import _softioc
 
@@ -90,10 +99,15 @@ CASES = [
 
 
 def test_checked_versions_are_installed() -> None:
+    problems = _softioc.unsupported()
+    assert not problems, "\n".join(problems)
     _softioc.check_versions()
-    for package, (low, high) in _softioc.SUPPORTED.items():
-        found = tuple(int(part) for part in version(package).split(".")[:2])
-        assert low <= found < high, f"{package} {version(package)} was not checked"
+
+
+def test_an_unchecked_version_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(_softioc.SUPPORTED, "softioc", ((9, 0), (9, 1)))
+    with pytest.raises(RuntimeError, match=rf"softioc 9.0..<9.1, found {version('softioc')}"):
+        _softioc.check_versions()
 
 
 def test_every_builder_function_has_a_kind() -> None:
@@ -262,3 +276,167 @@ def test_binders_are_in_the_device_support_tables() -> None:
         assert ctypes.cast(table.init_record, ctypes.c_void_p).value in entries
         offsets = kind.device._DeviceSupportCore__fields.fields
         assert {kind.device._link_, "DPVT"} <= offsets.keys()
+
+
+# --- run-time internals ---------------------------------------------------------------------------
+
+
+def test_device_objects_have_the_shape_relied_on() -> None:
+    out = _softioc.create(builder.aOut, unique("OUT"), initial_value=1.5, on_update=print)
+    wrapped = builder.longIn(unique("IN"), initial_value=2)
+    for maker, held in ((builder.aOut, out), (builder.longIn, wrapped)):
+        dev = held.set.__self__  # what RecordAccess takes as the device
+        assert isinstance(dev, _softioc.KINDS[maker].device), maker
+        assert callable(dev._value_to_epics) and callable(dev._epics_to_value)
+        assert list(inspect.signature(dev._read_value).parameters) == ["record"]
+    assert len(out._value) == 3 and out._epics_to_value(out._value[0]) == 1.5
+    in_device = wrapped.set.__self__
+    assert len(in_device._value) == 4
+    assert in_device._epics_to_value(in_device._value_to_epics(7)) == 7
+
+
+def test_softioc_attaches_the_record_and_hands_the_dispatcher_the_record() -> None:
+    init = inspect.getsource(device_core.DeviceSupportCore._init_record)
+    assert "self._record = record" in init
+    process = inspect.getsource(device.ProcessDeviceSupportOut._process)
+    assert "record.PACT = self._blocking" in process
+    assert "completion_args=(record,)" in process.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    ("library", "symbol"),
+    [
+        (dbCore, "dbPvdTableSize"),
+        (dbCore, "dbProcess"),
+        (dbCore, "dbScanLock"),
+        (dbCore, "dbScanUnlock"),
+        (dbCore, "asSetFilename"),
+        (dbCore, "dbServerStats"),
+        (Com, "asInitFile"),
+        (Com, "asTrapWriteRegisterListener"),
+        (Com, "asAddClient"),
+        (Com, "asRemoveClient"),
+        (Com, "asActive"),
+        (Com, "asCheckClientIP"),
+    ],
+)
+def test_c_symbols_exist(library: ctypes.CDLL, symbol: str) -> None:
+    assert hasattr(library, symbol)
+
+
+def test_c_functions_are_private_prototypes() -> None:
+    """Our prototypes leave the shared library objects' argtypes alone."""
+    before = dbCore.dbScanLock.argtypes
+    own = _softioc.c_function(dbCore, "dbScanLock", None, ctypes.c_char_p)
+    assert own is not dbCore.dbScanLock and dbCore.dbScanLock.argtypes == before
+
+
+def _members(header: str, struct: str) -> list[str]:
+    """The member declarations of ``struct`` in an installed EPICS header, comments removed."""
+    text = (Path(epics_path.include_path) / header).read_text(encoding="utf-8")
+    body = re.search(rf"struct {struct}\s*{{(.*?)\n}}", text, re.S)
+    assert body, f"{struct} not found in {header}"
+    code = re.sub(r"/\*.*?\*/|//[^\n]*", "", body.group(1), flags=re.S)
+    return [" ".join(member.split()) for member in code.split(";") if member.strip()]
+
+
+@pytest.mark.parametrize(
+    ("header", "struct", "start"),
+    [
+        (
+            "asTrapWrite.h",
+            "asTrapWriteMessage",
+            [
+                "const char *userid",
+                "const char *hostid",
+                "struct dbChannel *serverSpecific",
+                "void *userPvt",
+                "int dbrType",
+                "int no_elements",
+                "void *data",
+            ],
+        ),
+        ("dbChannel.h", "dbChannel", ["const char *name", "dbAddr addr"]),
+        (
+            "dbAddr.h",
+            "dbAddr",
+            ["struct dbCommon *precord", "void *pfield", "struct dbFldDes *pfldDes"],
+        ),
+        (
+            "dbBase.h",
+            "dbFldDes",
+            [
+                "char *prompt",
+                "char *name",
+                "char *extra",
+                "struct dbRecordType *pdbRecordType",
+                "short indRecordType",
+                "short special",
+                "dbfType field_type",
+                "unsigned int process_passive:1",
+                "unsigned int prop:1",
+                "unsigned int isDevLink:1",
+                "ctType base",
+                "short promptgroup",
+                "short interest",
+                "asLevel as_level",
+            ],
+        ),
+        (
+            "asLib.h",
+            "asgClient",
+            [
+                "ELLNODE node",
+                "ASGMEMBER *pasgMember",
+                "const char *user",
+                "char *host",
+                "void *userPvt",
+                "ASCLIENTCALLBACK pcallback",
+                "int level",
+                "asAccessRights access",
+                "int trapMask",
+            ],
+        ),
+        ("ellLib.h", "ELLNODE", ["struct ELLNODE *next", "struct ELLNODE *previous"]),
+        ("dbCommon.h", "dbCommon", ["char name[61]"]),
+    ],
+)
+def test_epics_structures_start_as_read(header: str, struct: str, start: list[str]) -> None:
+    assert _members(header, struct)[: len(start)] == start
+
+
+def _message(dbr_type: int, data: ctypes.Array | None, count: int) -> Any:
+    message = _softioc._TrapMessage()
+    message.dbrType, message.no_elements = dbr_type, count
+    message.data = ctypes.addressof(data) if data is not None else None
+    return message
+
+
+def test_trapped_write_reads_what_the_client_sent() -> None:
+    strings = (ctypes.c_char * 40 * 2)()
+    strings[0].value, strings[1].value = b"1.5", b"abc"
+    write = _softioc.TrappedWrite(_message(_softioc.DBR_STRING, strings, 2), after=False)
+    assert write.has_data and write.values() == ["1.5", "abc"]
+    doubles = (ctypes.c_double * 3)(1.0, 2.5, -3.0)
+    assert _softioc.TrappedWrite(_message(6, doubles, 3), False).values() == [1.0, 2.5, -3.0]
+    chars = (ctypes.c_uint8 * 2)(200, 7)
+    assert _softioc.TrappedWrite(_message(_softioc.DBR_CHAR, chars, 2), False).values() == [200, 7]
+    no_data = _softioc.TrappedWrite(_message(6, None, 1), False)
+    assert not no_data.has_data and no_data.target() is None
+    assert _softioc.TrappedWrite(_message(99, doubles, 1), False).values() is None
+
+
+def test_trapped_write_names_its_target_and_keeps_the_refusal() -> None:
+    record = ctypes.create_string_buffer(b"REC:NAME", 61)
+    field_name = ctypes.c_char_p(b"VAL")
+    field = _softioc._FieldHead(b"prompt", field_name.value)
+    channel = _softioc._ChannelHead(
+        b"REC:NAME.VAL", ctypes.addressof(record), 0, ctypes.addressof(field)
+    )
+    message = _message(6, None, 1)
+    message.serverSpecific = ctypes.addressof(channel)
+    before = _softioc.TrappedWrite(message, after=False)
+    assert before.target() == ("REC:NAME", "VAL", ctypes.addressof(record))
+    assert not before.refused
+    before.refused = True
+    assert _softioc.TrappedWrite(message, after=True).refused
