@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import logging
 import os
 import platform
 import reprlib
@@ -23,6 +24,8 @@ from softioc import builder
 
 from . import _softioc, namelist, puttrap
 from .naming import CHUNK_NAME, STATUS_PVS, status_name
+
+log = logging.getLogger(__name__)
 
 #: LastRefusal's capacity (bytes); a longer text is cut and ends with CUT_MARK.
 REFUSAL_BYTES = 1024
@@ -78,7 +81,8 @@ class PutStats:
         self._count_refusal(refusal_text(time.time(), pv, value, reason))
 
     def denied(self, pv: str, who: str) -> None:
-        """Count a PVA put of ``who`` (user@host) that access security refused."""
+        """Count a PVA put of ``who`` (user@host) that access security refused, and log it."""
+        log.warning("%s: put by %s refused: no write access (access security)", pv, who)
         self._count_refusal(denial_text(time.time(), pv, who))
 
     def _count_refusal(self, text: str) -> None:
