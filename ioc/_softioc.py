@@ -269,6 +269,7 @@ _INTEGER_FIELDS = {
     fields.DBF_UINT64: (0, 2**64 - 1),
 }
 _FLOAT_FIELDS = frozenset({fields.DBF_FLOAT, fields.DBF_DOUBLE})
+_UNKNOWN = (0, 0, None)  # the description of a field a record type does not have
 
 
 class _RecordType:
@@ -287,14 +288,17 @@ class _RecordType:
         Lines of numbers and menu choices, which repeat, are checked and formatted once; text
         (DESC, labels) is checked each time, which is cheap.
         """
+        if type(value) is str and self._fields.get(field, _UNKNOWN)[2] == fields.DBF_STRING:
+            return f"field({field}, {quote(self.check(field, value))})"
         key = (field, type(value), value)
         try:
-            return self._lines[key]
-        except (KeyError, TypeError):  # new, or unhashable
-            pass
-        text = f"field({field}, {quote(self.check(field, value))})"
-        if self._fields[field][2] != fields.DBF_STRING and len(self._lines) < LINE_CACHE:
-            self._lines[key] = text
+            text = self._lines.get(key)
+        except TypeError:  # unhashable
+            text = None
+        if text is None:
+            text = f"field({field}, {quote(self.check(field, value))})"
+            if len(self._lines) < LINE_CACHE:
+                self._lines[key] = text
         return text
 
     def check(self, field: str, value: Any) -> str:
@@ -422,17 +426,21 @@ class Template:
         if not 0 < len(name) <= MAX_NAME:
             raise ValueError(f"record name {name!r} must have 1..{MAX_NAME} characters")
         device_args = self._device_args.copy()
-        for key in DEVICE_ARGUMENTS.intersection(arguments):
-            device_args[key] = arguments.pop(key)
-        repeated = self._fields.intersection(arguments)
-        if repeated:
-            raise ValueError(f"fields already fixed by the template: {', '.join(sorted(repeated))}")
-        kind, line = self.kind, self._record_type.line
-        own = "".join(f"{line(f, v)}\n" for f, v in arguments.items() if v is not None)
+        own, fixed, line = [], self._fields, self._record_type.line
+        for key, value in arguments.items():
+            if key in DEVICE_ARGUMENTS:
+                device_args[key] = value
+            elif key in fixed:
+                raise ValueError(f"field {key} is already fixed by the template")
+            elif value is not None:
+                own.append(line(key, value))
+        kind = self.kind
+        own.append("")
+        own_text = "\n".join(own)
         aliased = f'alias("{alias}")\n' if alias is not None else ""
         text = (
             f'record({kind.record_type}, "{name}") {{\nfield(DTYP, "{kind.dtyp}")\n'
-            f'field({kind.link}, "@{name}")\n{self._body}{own}{aliased}{self._info}}}\n'
+            f'field({kind.link}, "@{name}")\n{self._body}{own_text}{aliased}{self._info}}}\n'
         )
         device = kind.device(name, **device_args)
         _database.add(text)
