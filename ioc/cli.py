@@ -4,7 +4,8 @@
 SIGTERM/SIGINT; `rogue-ioc health` exits 0 when the IOC's heartbeat answers on both protocols;
 `rogue-ioc config save|load FILE` has a running IOC write or apply a settings file in its
 autosave directory; `rogue-ioc get|put|monitor|list` are the client commands of `ioc.clients`.
-Every option also comes from an `IOC_*` environment variable; a flag overrides it, and a flag
+Every option (declared in `ioc.options`) also comes from an `IOC_*` environment variable; a flag
+overrides it, and a flag
 with an empty value (`--root=`) counts as not given. Mistakes in the configuration are one line
 on stderr and exit code 2. When the network interface is replaced (a container's network
 reconnected), the IOC stops with exit code 3 so that it is restarted (see `ioc.netwatch`).
@@ -15,7 +16,6 @@ import importlib
 import inspect
 import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -26,39 +26,14 @@ from typing import Any
 
 import yaml
 
-from ioc import clients
+from ioc import clients, options
 from ioc.naming import prefix_problem
 from ioc.netwatch import EXIT_NETWORK_CHANGED, InterfaceWatch, watch_wanted
+from ioc.options import settings
 
 PROG = "rogue-ioc"
 COMMANDS = ("serve", "health", "screens", "config", *clients.COMMANDS)
 
-ENV_DEFAULTS = {
-    "IOC_ROOT": "sim:SimRoot",
-    "IOC_PREFIX": "SIM",
-    "IOC_INCLUDE": "",
-    "IOC_EXCLUDE": "",
-    "IOC_PVMAP": "",
-    "IOC_DUMP": "",
-    "IOC_LOG_LEVEL": "INFO",
-    "IOC_READ_PERIOD": "0",
-    "IOC_CAPACITY": "",
-    "IOC_CAPACITY_FILE": "",
-    "IOC_HEALTH_TIMEOUT": "3",
-    "IOC_AUTOSAVE": "",
-    "IOC_AUTOSAVE_PERIOD": "60",
-    "IOC_SIMULATE_PYROGUE": "0",
-    "IOC_ACF": "",
-    "IOC_READ_ONLY": "",
-    "IOC_ASG": "",
-    "IOC_PORT_FALLBACK": "no",
-    "IOC_DUMP_ACCESS": "no",
-}
-"""Defaults of every environment variable the command reads; the environment is laid over it."""
-
-YES = ("yes", "true", "on", "1")
-NO = ("no", "false", "off", "0")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 ROOT_API = ("variableList", "addProtocol", "start", "stop")
 """Attributes a Root must have to be served (see `ioc.tree.Root`)."""
@@ -73,224 +48,24 @@ class CliError(Exception):
     """A configuration mistake, reported as one line on stderr with exit code 2."""
 
 
-def settings(environ: Mapping[str, str]) -> dict[str, str]:
-    """`ENV_DEFAULTS` with the values `environ` sets laid over it."""
-    return ENV_DEFAULTS | {key: environ[key] for key in ENV_DEFAULTS if key in environ}
-
-
 def one_line(text: object) -> str:
     """`text` as one line: its non-empty lines joined with '; '."""
     return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
 
 
-def root_spec(text: str) -> str:
-    """argparse type of `--root`: `MODULE:CLASS`."""
-    module, sep, name = text.partition(":")
-    if not (module and sep and name) or ":" in name:
-        raise argparse.ArgumentTypeError(f"expected MODULE:CLASS, got {text!r}")
-    return text
-
-
-def seconds(text: str) -> float:
-    """argparse type of a duration: a finite number of seconds ≥ 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
-    return value
-
-
-def log_level(text: str) -> str:
-    """argparse type of `--log-level`: one of `LOG_LEVELS`, any case."""
-    if text.upper() not in LOG_LEVELS:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
-    return text.upper()
-
-
-def yes_no(text: str) -> bool:
-    """A yes/no setting: yes, true, on, 1 or no, false, off, 0 (any case)."""
-    word = text.strip().lower()
-    if word not in YES + NO:
-        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
-    return word in YES
-
-
-def groups(values: Sequence[str]) -> list[str] | None:
-    """Group names from repeated and/or comma-separated values; None when there are none."""
-    names = [name.strip() for value in values for name in value.split(",")]
-    return [name for name in names if name] or None
-
-
-def add_tree_options(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
-    """The options saying what is served: --root, --prefix, --include, --exclude, --pvmap."""
-    parser.add_argument(
-        "--root",
-        type=root_spec,
-        default=env["IOC_ROOT"],
-        metavar="MODULE:CLASS",
-        help="the Root class to serve (env IOC_ROOT, default %(default)s)",
-    )
-    parser.add_argument(
-        "--prefix",
-        default=env["IOC_PREFIX"],
-        help="PV name prefix (env IOC_PREFIX, default %(default)s)",
-    )
-    parser.add_argument(
-        "--include",
-        action="append",
-        metavar="GROUP",
-        help="serve only Variables in these groups; repeatable or comma-separated "
-        "(env IOC_INCLUDE)",
-    )
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        metavar="GROUP",
-        help="do not serve Variables in these groups; repeatable or comma-separated "
-        "(env IOC_EXCLUDE, default NoServe)",
-    )
-    parser.add_argument(
-        "--pvmap",
-        default=env["IOC_PVMAP"],
-        metavar="FILE",
-        help="serve only the mapped Variables: YAML or JSON {variable path: PV name} "
-        "(env IOC_PVMAP)",
-    )
-
-
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    """The argument parser, with defaults taken from `env` (see `settings`)."""
+    """The argument parser, with defaults taken from `env` (see `options.settings`)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Serve a PyRogue tree over EPICS Channel Access and PV Access.",
         epilog=f"Without a command, {PROG} runs 'serve'. See '{PROG} serve -h'.",
     )
     commands = parser.add_subparsers(dest="command", metavar=f"{{{','.join(COMMANDS)}}}")
-
     serve = commands.add_parser("serve", help="run the IOC (the default)")
-    add_tree_options(serve, env)
-    serve.add_argument(
-        "--simulate-pyrogue",
-        action="store_true",
-        default=env["IOC_SIMULATE_PYROGUE"].lower() in ("1", "true", "yes", "on"),
-        help="without Rogue installed, 'import pyrogue' gives the simulator; --root may then "
-        "also name a Device class, served on emulated memory (env IOC_SIMULATE_PYROGUE=1)",
-    )
-    serve.add_argument(
-        "--dump",
-        default=env["IOC_DUMP"],
-        metavar="FILE",
-        help="write 'PV name -> path' lines to FILE after start, in Rogue epicsV7's format "
-        "(env IOC_DUMP)",
-    )
-    serve.add_argument(
-        "--dump-access",
-        action="store_true",
-        default=None,
-        help="end each --dump line with '  [access]' (RW, RO, WO, command, command with "
-        "argument); not Rogue's format (env IOC_DUMP_ACCESS=yes)",
-    )
-    serve.add_argument(
-        "--log-level",
-        type=log_level,
-        default=env["IOC_LOG_LEVEL"],
-        metavar="LEVEL",
-        help=f"one of {', '.join(LOG_LEVELS)} (env IOC_LOG_LEVEL, default %(default)s)",
-    )
-    serve.add_argument(
-        "--read-period",
-        type=seconds,
-        default=env["IOC_READ_PERIOD"],
-        metavar="SECONDS",
-        help="period of the server's own reads of served Variables, 0 = off "
-        "(env IOC_READ_PERIOD, default %(default)s)",
-    )
-    serve.add_argument(
-        "--autosave",
-        default=env["IOC_AUTOSAVE"],
-        metavar="FILE",
-        help="keep the RW settings in this pyrogue YAML config file: restored at start, saved "
-        "on change (env IOC_AUTOSAVE)",
-    )
-    serve.add_argument(
-        "--autosave-period",
-        type=seconds,
-        default=env["IOC_AUTOSAVE_PERIOD"],
-        metavar="SECONDS",
-        help="also save every SECONDS, re-reading every setting "
-        "(env IOC_AUTOSAVE_PERIOD, default %(default)s)",
-    )
-    serve.add_argument(
-        "--acf",
-        default=env["IOC_ACF"],
-        metavar="FILE",
-        help="EPICS access security file (UAG/HAG/ASG rules) (env IOC_ACF)",
-    )
-    serve.add_argument(
-        "--read-only",
-        action="store_true",
-        default=env["IOC_READ_ONLY"].lower() in ("1", "yes", "true", "on"),
-        help="serve every PV read-only (env IOC_READ_ONLY=1)",
-    )
-    serve.add_argument(
-        "--asg",
-        action="append",
-        metavar="ASG=SELECTOR",
-        help="put PVs into an access security group: ASG=group:NAME or ASG=PATH_PATTERN; "
-        "repeatable, first match wins (env IOC_ASG, space separated)",
-    )
-    serve.add_argument(
-        "--capacity",
-        action="append",
-        metavar="PATH=SIZE",
-        help="buffer size of a growing string/array PV (bytes, or 64k, 4M); PATH may be a "
-        "pattern like 'root.*.Data'; repeatable or comma-separated (env IOC_CAPACITY)",
-    )
-    serve.add_argument(
-        "--capacity-file",
-        default=env["IOC_CAPACITY_FILE"],
-        metavar="FILE",
-        help="YAML or JSON {PATH: SIZE} of buffer sizes, under --capacity (env IOC_CAPACITY_FILE)",
-    )
-
-    serve.add_argument(
-        "--allow-port-fallback",
-        action="store_true",
-        default=None,
-        help="start even when a configured port is taken, on the random port EPICS falls back "
-        "to (env IOC_PORT_FALLBACK=yes; default: a taken port is an error)",
-    )
-
     health = commands.add_parser("health", help="check a running IOC; exit 0 healthy, 1 not")
-    health.add_argument(
-        "--prefix",
-        default=env["IOC_PREFIX"],
-        help="PV name prefix (env IOC_PREFIX, default %(default)s)",
-    )
-    health.add_argument(
-        "--timeout",
-        type=seconds,
-        default=env["IOC_HEALTH_TIMEOUT"],
-        metavar="SECONDS",
-        help="timeout of each get (env IOC_HEALTH_TIMEOUT, default %(default)s)",
-    )
     screens = commands.add_parser(
         "screens", help="write Phoebus (.bob) and PyDM (.ui) screens of the served PVs"
     )
-    add_tree_options(screens, env)
-    screens.add_argument(
-        "--autosave",
-        default=env["IOC_AUTOSAVE"],
-        metavar="FILE",
-        help="the IOC runs with this autosave file: its PVs go on the top screen "
-        "(env IOC_AUTOSAVE)",
-    )
-    screens.add_argument(
-        "--out", required=True, metavar="DIR", help="directory for the screens (created)"
-    )
-
     config = commands.add_parser(
         "config",
         help="have a running IOC save its settings to, or load them from, FILE in its "
@@ -298,19 +73,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     config.add_argument("action", choices=("save", "load"))
     config.add_argument("file", metavar="FILE", help="a .yml/.yaml file name (no directory)")
-    config.add_argument(
-        "--prefix",
-        default=env["IOC_PREFIX"],
-        help="PV name prefix (env IOC_PREFIX, default %(default)s)",
+    subparsers = {"serve": serve, "health": health, "screens": screens, "config": config}
+    subparsers |= clients.add_parsers(commands)
+    for command, subparser in subparsers.items():
+        options.add_options(subparser, command, env)
+    screens.add_argument(
+        "--out", required=True, metavar="DIR", help="directory for the screens (created)"
     )
-    config.add_argument(
-        "--timeout",
-        type=seconds,
-        default="60",
-        metavar="SECONDS",
-        help="how long to wait for the IOC (default %(default)s)",
-    )
-    clients.add_parsers(commands, env, seconds)
     return parser
 
 
@@ -323,26 +92,10 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
         args.insert(0, "serve")
     parser = build_parser(env)
     opts = parser.parse_args(args)
-    if opts.command in ("serve", "screens"):
-        opts.include = groups(opts.include or [env["IOC_INCLUDE"]])
-        opts.exclude = groups(opts.exclude or [env["IOC_EXCLUDE"]])
-        opts.pvmap = opts.pvmap or None
-        opts.autosave = opts.autosave or None
-    if opts.command == "serve":
-        opts.dump = opts.dump or None
-        opts.acf = opts.acf or None
-        opts.asg = opts.asg or env["IOC_ASG"].split()
-        opts.capacity = groups(opts.capacity or [env["IOC_CAPACITY"]]) or []
-        opts.capacity_file = opts.capacity_file or None
-        for attr, variable in (
-            ("allow_port_fallback", "IOC_PORT_FALLBACK"),
-            ("dump_access", "IOC_DUMP_ACCESS"),
-        ):
-            if getattr(opts, attr) is None:
-                try:
-                    setattr(opts, attr, yes_no(env[variable]))
-                except argparse.ArgumentTypeError as exc:
-                    parser.error(f"{variable}: {exc}")
+    try:
+        options.finish(opts, env)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
     return opts
 
 
@@ -360,7 +113,7 @@ def load_mapping(fname: str, what: str) -> Any:
         raise CliError(f"{what} {fname} is not valid {kind}: {_parse_error(exc)}") from exc
 
 
-def load_capacities(items: Sequence[str], fname: str | None) -> dict[str, int]:
+def load_capacities(items: Sequence[str] | None, fname: str | None) -> dict[str, int]:
     """`{path pattern: bytes}` from a capacity file with `PATH=SIZE` items laid over it."""
     from ioc.capacity import parse_items, parse_size
 
@@ -374,7 +127,7 @@ def load_capacities(items: Sequence[str], fname: str | None) -> dict[str, int]:
         except ValueError as exc:
             raise CliError(f"capacity file {fname}: {exc}") from exc
     try:
-        return result | parse_items(items)
+        return result | parse_items(items or [])
     except ValueError as exc:
         raise CliError(f"--capacity: {exc}") from exc
 
@@ -472,7 +225,7 @@ def start_server(root: Any, opts: argparse.Namespace, pvmap: dict[str, str] | No
         autosave = Autosave(opts.autosave, period=opts.autosave_period)
     try:
         security = AccessSecurity(
-            opts.acf, opts.read_only, tuple(parse_asg_rule(rule) for rule in opts.asg)
+            opts.acf, opts.read_only, tuple(parse_asg_rule(rule) for rule in opts.asg or ())
         )
         security.rules_text()  # an unreadable file is an error now, not after the Root started
     except AccessError as exc:

@@ -17,11 +17,12 @@ import datetime
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ioc import namelist
 from ioc.naming import CHUNK_NAME, status_name
+from ioc.options import seconds
 from ioc.validation import parse_number
 
 COMMANDS = ("get", "put", "monitor", "list")
@@ -33,8 +34,9 @@ class ClientError(Exception):
     """A PV that did not answer or a put the IOC refused; one line for stderr."""
 
 
-def add_parsers(commands: Any, env: Mapping[str, str], seconds: Callable[[str], float]) -> None:
-    """Add the client subcommands to the ``rogue-ioc`` argument parser."""
+def add_parsers(commands: Any) -> dict[str, argparse.ArgumentParser]:
+    """Add the client subcommands to the ``rogue-ioc`` argument parser; returns them by name
+    (``list`` takes the IOC's prefix option from :mod:`ioc.options`)."""
 
     def common(name: str, helptext: str) -> argparse.ArgumentParser:
         parser = commands.add_parser(name, help=helptext)
@@ -48,7 +50,8 @@ def add_parsers(commands: Any, env: Mapping[str, str], seconds: Callable[[str], 
         )
         return parser
 
-    common("get", "print the values of PVs").add_argument("pv", nargs="+", metavar="PV")
+    get = common("get", "print the values of PVs")
+    get.add_argument("pv", nargs="+", metavar="PV")
     put = common("put", "write a value (several values: an array) to a PV")
     put.add_argument("pv", metavar="PV")
     put.add_argument("values", nargs="+", metavar="VALUE")
@@ -58,11 +61,7 @@ def add_parsers(commands: Any, env: Mapping[str, str], seconds: Callable[[str], 
         "--count", type=int, default=0, metavar="N", help="exit after N updates in all"
     )
     listing = common("list", "print the PV names a running IOC serves")
-    listing.add_argument(
-        "--prefix",
-        default=env["IOC_PREFIX"],
-        help="the IOC's PV prefix (env IOC_PREFIX, default %(default)s)",
-    )
+    return {"get": get, "put": put, "monitor": monitor, "list": listing}
 
 
 def run(opts: argparse.Namespace) -> int:

@@ -13,13 +13,17 @@ DEFAULT_EXCLUDE = ["NoServe"]
 """Groups left out when the caller names none (pyrogue's convention)."""
 
 
-def group_list(groups: str | Iterable[str] | None) -> list[str] | None:
-    """Normalise a group argument: a name, a list of names, or None."""
-    if groups is None:
+def split_list(values: str | Iterable[str] | None) -> list[str] | None:
+    """Names from a comma-separated string or several of them, stripped, empty ones dropped.
+
+    The one reading of a group list (the server's ``incGroups``/``excGroups``, the command's
+    ``--include``/``--exclude``) and of other repeatable comma-separated options. None stays None
+    (the caller's default applies); an empty list stays an empty list.
+    """
+    if values is None:
         return None
-    if isinstance(groups, str):
-        return [groups]
-    return list(groups)
+    items = [values] if isinstance(values, str) else values
+    return [name.strip() for item in items for name in item.split(",") if name.strip()]
 
 
 def select(

@@ -24,7 +24,7 @@ from .capacity import Capacities
 from .dispatch import PutDispatcher
 from .holder import EpicsPvHolder, tree_activity
 from .naming import RecordName, heartbeat_name
-from .selection import group_list, select, served_names
+from .selection import select, served_names, split_list
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ class EpicsPvServer:
     ) -> None:
         self._base = base
         self._root = root
-        self._inc = group_list(incGroups)
-        self._exc = group_list(excGroups)
+        self._inc = split_list(incGroups)
+        self._exc = split_list(excGroups)
         self._pv_map = dict(pvMap) if pvMap is not None else None
         self._read_period = readPeriod
         self._autosave = autosave

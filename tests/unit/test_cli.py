@@ -12,7 +12,6 @@ from typing import IO
 import pytest
 
 from ioc.cli import (
-    ENV_DEFAULTS,
     CliError,
     load_pvmap,
     load_root_class,
@@ -20,6 +19,7 @@ from ioc.cli import (
     parse_args,
     settings,
 )
+from ioc.options import ENV_DEFAULTS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -555,3 +555,24 @@ def test_an_option_with_an_empty_value_counts_as_not_given() -> None:
 def test_port_fallback_from_the_environment(value: str, allowed: bool) -> None:
     assert parse_args([], {"IOC_PORT_FALLBACK": value}).allow_port_fallback is allowed
     assert parse_args(["--allow-port-fallback"], {"IOC_PORT_FALLBACK": "no"}).allow_port_fallback
+
+
+# --- the option table ----------------------------------------------------------------------------
+
+
+def test_every_option_and_variable_is_in_the_readme() -> None:
+    from ioc.options import documented
+
+    assert documented((REPO / "README.md").read_text()) == []
+
+
+@pytest.mark.parametrize("variable", ["IOC_READ_ONLY", "IOC_SIMULATE_PYROGUE", "IOC_PORT_FALLBACK"])
+def test_switches_take_yes_or_no_only(variable: str, capsys: pytest.CaptureFixture[str]) -> None:
+    flag = {"IOC_PORT_FALLBACK": "allow_port_fallback"}.get(variable, variable[4:].lower())
+    assert getattr(parse_args([], {variable: "on"}), flag) is True
+    assert getattr(parse_args([], {variable: "0"}), flag) is False
+    assert getattr(parse_args([], {variable: ""}), flag) is False
+    with pytest.raises(SystemExit) as exc:
+        parse_args([], {variable: "maybe"})
+    assert exc.value.code == 2
+    assert variable in capsys.readouterr().err
