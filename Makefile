@@ -36,9 +36,11 @@ test: $(STAMP)
 fuzz: $(STAMP)
 	FUZZ_PUTS=$${FUZZ_PUTS:-20000} $(BIN)/pytest -q -s tests/integration/test_reliability_fuzz.py
 
+## lint: ruff (style, imports, common bugs) on everything; mypy (types, pyproject.toml) on ioc/
 lint: $(STAMP)
 	$(BIN)/ruff check ioc sim tests bench
 	$(BIN)/ruff format --check ioc sim tests bench
+	$(BIN)/mypy
 
 # ---------------------------------------------------------------------------
 # Containers: offline base image, wheelhouse, images, compose deployment, CI.

@@ -32,6 +32,7 @@ from softioc import softioc
 from . import puttrap
 from ._softioc import access_security_active, parse_access_file, use_access_file
 from .selection import in_group
+from .tree import Variable
 
 #: Everything readable, nothing writable.
 READ_ONLY_RULES = "ASG(DEFAULT) {\n    RULE(1, READ, TRAPWRITE)\n}\n"
@@ -57,7 +58,7 @@ class AsgRule:
     group: str | None
     pattern: str | None
 
-    def matches(self, var: Any) -> bool:
+    def matches(self, var: Variable) -> bool:
         """True when the Variable or Command ``var`` is selected."""
         if self.group is not None:
             return in_group(var, self.group)
@@ -84,7 +85,7 @@ def merged_rules(text: str) -> str:
     return _TRAPPED_RULE.sub(r"RULE(\1, \2, TRAPWRITE)", without_comments)
 
 
-def asg_of(var: Any, rules: Sequence[AsgRule]) -> str | None:
+def asg_of(var: Variable, rules: Sequence[AsgRule]) -> str | None:
     """The ASG the first matching rule gives ``var``, or None (DEFAULT)."""
     for rule in rules:
         if rule.matches(var):

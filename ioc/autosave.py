@@ -29,6 +29,7 @@ from . import configfile
 from .kinds import Mapping as RecordMapping
 from .kinds import resolve
 from .selection import in_group
+from .tree import Variable, VariableValue
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,11 @@ class SettingRejected(ValueError):
 class Setting:
     """One setting: the Variable and its record mapping (whose put checks a value passes)."""
 
-    var: Any
+    var: Variable
     mapping: RecordMapping
 
 
-def settings_of(variables: Iterable[Any]) -> dict[str, Setting]:
+def settings_of(variables: Iterable[Variable]) -> dict[str, Setting]:
     """{path: Setting} of the variables that are settings, in the given (tree) order."""
     found = {}
     for var in variables:
@@ -73,10 +74,10 @@ class _Shown:
 
     __slots__ = ("enum", "severity", "status", "value", "valueDisp")
 
-    def __init__(self, var: Any, value: Any) -> None:
+    def __init__(self, var: Variable, value: Any) -> None:
         self.value = value
         self.valueDisp = var.genDisp(value)
-        self.enum = getattr(var, "enum", None)
+        self.enum = var.enum
         self.status = self.severity = "None"
 
 
@@ -105,13 +106,13 @@ def apply_value(setting: Setting, value: Any, index: str | None = None) -> None:
         raise SettingRejected(f"tree write failed: {_reason(error)}") from error
 
 
-def _parsed(var: Any, value: Any) -> Any:
+def _parsed(var: Variable, value: Any) -> Any:
     if isinstance(value, list) and var.nativeType is np.ndarray:
         return np.asarray(value)
     return var.parseDisp(value) if isinstance(value, str) else value
 
 
-def _with_elements(var: Any, index: str, value: Any) -> np.ndarray:
+def _with_elements(var: Variable, index: str, value: Any) -> np.ndarray:
     """The Variable's current array with the elements ``index`` selects replaced by ``value``."""
     current = var.get(read=False)
     if not isinstance(current, np.ndarray):
@@ -143,9 +144,9 @@ def _check_element(dtype: np.dtype, item: Any) -> None:
         raise SettingRejected(f"{item} is out of the range of {dtype}")
 
 
-def _check_type(var: Any, native: Any) -> None:
+def _check_type(var: Variable, native: Any) -> None:
     """Refuse a value of another type than the Variable's (a YAML 2.5 for an integer...)."""
-    if getattr(var, "enum", None):
+    if var.enum:
         return  # the mapping refuses anything that is not a key
     kind = var.nativeType
     if kind is int:
@@ -162,7 +163,7 @@ def _check_type(var: Any, native: Any) -> None:
         ok = isinstance(native, np.ndarray)
     else:
         ok = True
-    if not ok:
+    if not ok and kind is not None:
         raise SettingRejected(f"{native!r} is not of type {kind.__name__}")
 
 
@@ -290,7 +291,7 @@ class Autosave:
             self._thread = None
             self.save_changes(everything=True)
 
-    def _changed(self, path: str, vv: Any) -> None:
+    def _changed(self, path: str, vv: VariableValue) -> None:
         """Listener: runs on the tree's update thread, so it only notes the path."""
         with self._lock:
             self._dirty.add(path)

@@ -11,6 +11,8 @@ on stderr and exit code 2. When the network interface is replaced (a container's
 reconnected), the IOC stops with exit code 3 so that it is restarted (see `ioc.netwatch`).
 """
 
+from __future__ import annotations
+
 import argparse
 import importlib
 import inspect
@@ -22,7 +24,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -30,6 +32,10 @@ from ioc import clients, options
 from ioc.naming import prefix_problem
 from ioc.netwatch import EXIT_NETWORK_CHANGED, InterfaceWatch, watch_wanted
 from ioc.options import settings
+from ioc.tree import Root
+
+if TYPE_CHECKING:
+    from ioc.server import EpicsPvServer
 
 PROG = "rogue-ioc"
 COMMANDS = ("serve", "health", "screens", "config", *clients.COMMANDS)
@@ -177,7 +183,7 @@ def load_root_class(spec: str) -> type:
     return cls
 
 
-def make_root(cls: type, spec: str, simulate: bool = False) -> Any:
+def make_root(cls: type, spec: str, simulate: bool = False) -> Root:
     """An instance of the Root class `cls`, checked for the Root API the server uses.
 
     With `simulate`, `cls` may also be a Device class, served on emulated memory.
@@ -213,7 +219,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def start_server(root: Any, opts: argparse.Namespace, pvmap: dict[str, str] | None) -> Any:
+def start_server(
+    root: Root, opts: argparse.Namespace, pvmap: dict[str, str] | None
+) -> EpicsPvServer:
     """An `EpicsPvServer` on `root`, started with the Root; a failed start stops the Root."""
     from ioc.access import AccessError, AccessSecurity, parse_asg_rule
     from ioc.autosave import Autosave
@@ -264,7 +272,7 @@ def check_autosave_file(fname: str) -> None:
         raise CliError(f"autosave directory {directory} is not writable")
 
 
-def stop_root(root: Any) -> None:
+def stop_root(root: Root) -> None:
     """Stop `root`; the process is forced to exit if stopping and exiting take too long."""
     force_exit_after(STOP_TIMEOUT)
     root.stop()
@@ -376,7 +384,7 @@ def ports_bound(fallback_allowed: bool) -> dict[str, int | None]:
     return bound
 
 
-def _dump(server: Any, fname: str, access: bool) -> None:
+def _dump(server: EpicsPvServer, fname: str, access: bool) -> None:
     """Write the server's PV list to `fname`, each line with the PV's access if `access`."""
     try:
         server.dump(fname, access=access)

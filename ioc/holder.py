@@ -34,6 +34,7 @@ from .kinds import Mapping, UnservableValue, description, resolve
 from .naming import RecordName
 from .selection import writable
 from .status import put_stats
+from .tree import takes_argument
 from .validation import (
     PutRejected,
     char_bytes,
@@ -402,7 +403,7 @@ class EpicsPvHolder:
 
     def _write(self, argument: Any) -> None:
         var = self.var
-        if var.isCommand and not getattr(var, "arg", False):
+        if var.isCommand and not takes_argument(var):
             var()
         elif var.isCommand:
             var(argument)

@@ -19,6 +19,7 @@ from softioc import builder
 
 from . import _softioc
 from .capacity import Capacities
+from .tree import Variable, takes_argument
 from .validation import (
     check_array,
     check_bool,
@@ -160,7 +161,7 @@ def _intersect(low: Any, high: Any, minimum: Any, maximum: Any) -> tuple[Any, An
     return low, high
 
 
-def _limit(var: Any, name: str) -> Any:
+def _limit(var: Variable, name: str) -> Any:
     """The variable's ``minimum`` or ``maximum`` (None where it has none)."""
     return getattr(var, name, None)
 
@@ -171,7 +172,7 @@ def precision(disp: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _alarm_fields(var: Any) -> dict[str, Any]:
+def _alarm_fields(var: Variable) -> dict[str, Any]:
     """HIHI/HIGH/LOW/LOLO with their severities from the variable's alarm limits."""
     result: dict[str, Any] = {}
     for limit, fld, sevr_field, severity in (
@@ -196,14 +197,14 @@ def _whole(field_name: str, value: Any) -> Any:
     return value
 
 
-def _display_fields(var: Any, low: Any, high: Any) -> dict[str, Any]:
+def _display_fields(var: Variable, low: Any, high: Any) -> dict[str, Any]:
     """EGU and the display range LOPR/HOPR.
 
     DRVL/DRVH are deliberately not set: EPICS clamps a put to them before device support sees the
     value, which would turn an out-of-range put into a silent clamp instead of a rejection.
     """
     result: dict[str, Any] = {}
-    if getattr(var, "units", None):
+    if var.units:
         result["EGU"] = fit_bytes(str(var.units), EGU_LENGTH)
     if low is not None and high is not None and low < high:
         result["LOPR"] = low
@@ -245,7 +246,7 @@ def _text_to_record(capacity: int) -> Callable[[Any], str]:
 # --- the mapping table ---------------------------------------------------------------------------
 
 
-def _integer(var: Any, low: int, high: int, in_make: Any, out_make: Any, kind: str) -> Mapping:
+def _integer(var: Variable, low: int, high: int, in_make: Any, out_make: Any, kind: str) -> Mapping:
     record_low, record_high = INT32 if kind == "longin/longout" else INT64
     low, high = max(low, record_low), min(high, record_high)
     put_low, put_high = _intersect(low, high, _limit(var, "minimum"), _limit(var, "maximum"))
@@ -265,7 +266,7 @@ def _integer(var: Any, low: int, high: int, in_make: Any, out_make: Any, kind: s
     )
 
 
-def _floating(var: Any) -> Mapping:
+def _floating(var: Variable) -> Mapping:
     low, high = _intersect(None, None, _limit(var, "minimum"), _limit(var, "maximum"))
     fields = _display_fields(var, low, high) | _alarm_fields(var)
     decimals = precision(var.disp)
@@ -359,7 +360,7 @@ def _string(capacity: int, max_chars: int | None) -> Mapping:
     )
 
 
-def _wide_integer(var: Any, low: int, high: int) -> Mapping:
+def _wide_integer(var: Variable, low: int, high: int) -> Mapping:
     """An integer wider than int64 (UInt64, UInt128, …): a text record of its display text.
 
     No EPICS number holds every value of such a type exactly (CA has no 64-bit integer at all,
@@ -397,7 +398,7 @@ def _wide_integer(var: Any, low: int, high: int) -> Mapping:
     )
 
 
-def _array_shape(var: Any, value: Any) -> tuple[np.dtype, tuple[int, ...]] | None:
+def _array_shape(var: Variable, value: Any) -> tuple[np.dtype, tuple[int, ...]] | None:
     """The element type and shape of an array Variable, from its value or else its typeStr."""
     if isinstance(value, np.ndarray):
         return value.dtype, value.shape
@@ -408,12 +409,14 @@ def _array_shape(var: Any, value: Any) -> tuple[np.dtype, tuple[int, ...]] | Non
     return np.dtype(match.group(1)), shape
 
 
-def _fixed_length(var: Any) -> bool:
+def _fixed_length(var: Variable) -> bool:
     """True for a RemoteVariable: its array length is fixed by its registers."""
     return any(cls.__name__ == "RemoteVariable" for cls in type(var).__mro__)
 
 
-def _waveform(var: Any, dtype: np.dtype, shape: tuple[int, ...], capacities: Capacities) -> Mapping:
+def _waveform(
+    var: Variable, dtype: np.dtype, shape: tuple[int, ...], capacities: Capacities
+) -> Mapping:
     """A numeric array: a waveform of the flattened (C order) values, NORD = the current size.
 
     An array of a RemoteVariable keeps its length: NELM is the length plus one spare element
@@ -457,7 +460,7 @@ def _waveform(var: Any, dtype: np.dtype, shape: tuple[int, ...], capacities: Cap
     )
 
 
-def _display_text(var: Any, value: Any, display: str, size: int) -> Mapping:
+def _display_text(var: Variable, value: Any, display: str, size: int) -> Mapping:
     """Anything else: the record holds ``valueDisp``.
 
     Writable when the display text of the current value parses back to it as a Python literal
@@ -528,18 +531,18 @@ SHARED_LIMIT = 4096
 _shared: dict[tuple, Mapping] = {}
 
 
-def _shape(var: Any, capacities: Capacities) -> tuple:
+def _shape(var: Variable, capacities: Capacities) -> tuple:
     """Everything :func:`resolve` reads of ``var`` when its type is a scalar one."""
     type_str = str(var.typeStr)
-    enum = getattr(var, "enum", None)
+    enum = var.enum
     labels = tuple((type(key), key, str(label)) for key, label in enum.items()) if enum else None
-    trigger = bool(getattr(var, "isCommand", False) and not getattr(var, "arg", True))
+    trigger = var.isCommand and not takes_argument(var)
     values = [(type(value), value) for value in (getattr(var, a, None) for a in _SHAPE_ATTRIBUTES)]
     text = capacities.text(var.path) if type_str == "str" else None
     return (type_str, labels, trigger, text, *values)
 
 
-def resolve(var: Any, capacities: Capacities | None = None) -> Mapping:
+def resolve(var: Variable, capacities: Capacities | None = None) -> Mapping:
     """Return the record mapping of ``var`` (a pyrogue Variable or Command).
 
     ``capacities`` sizes the records of values that can grow (text, arrays of a
@@ -564,12 +567,12 @@ def resolve(var: Any, capacities: Capacities | None = None) -> Mapping:
     return mapping
 
 
-def _resolve(var: Any, capacities: Capacities) -> Mapping:
+def _resolve(var: Variable, capacities: Capacities) -> Mapping:
     """The mapping of ``var``, made anew (see :func:`resolve`)."""
-    if getattr(var, "isCommand", False) and not getattr(var, "arg", True):
+    if var.isCommand and not takes_argument(var):
         return _no_argument()
     type_str = str(var.typeStr)
-    enum = getattr(var, "enum", None)
+    enum = var.enum
     if type_str in _BOOL_TYPES:
         return _boolean()
     if enum:
@@ -605,7 +608,7 @@ def fit_bytes(text: str, size: int) -> str:
     return text.encode()[:size].decode(errors="ignore")
 
 
-def description(var: Any) -> str:
+def description(var: Variable) -> str:
     """The DESC field: the variable's description cut to the 40 bytes EPICS allows."""
     text = " ".join(str(getattr(var, "description", "") or "").split())
     return fit_bytes(text.replace('"', "'"), DESC_LENGTH)

@@ -5,9 +5,9 @@ PVs the IOC serves. Pure functions over a started Root; nothing here touches EPI
 """
 
 from collections.abc import Iterable
-from typing import Any
 
 from .naming import STATUS_PVS, RecordName, heartbeat_name, plan_names, pv_name, status_name
+from .tree import Node, Root, Variable
 
 DEFAULT_EXCLUDE = ["NoServe"]
 """Groups left out when the caller names none (pyrogue's convention)."""
@@ -27,12 +27,12 @@ def split_list(values: str | Iterable[str] | None) -> list[str] | None:
 
 
 def select(
-    root: Any,
+    root: Root,
     base: str,
     inc: list[str] | None,
     exc: list[str] | None,
     pv_map: dict[str, str] | None,
-) -> dict[str, tuple[Any, str]]:
+) -> dict[str, tuple[Variable, str]]:
     """{path: (variable, full PV name)} of everything to serve, in tree order.
 
     Without `pv_map`, every Variable and Command of `root` that passes `filterByGroup(inc, exc)`
@@ -54,7 +54,7 @@ def select(
     return {path: (by_path[path], name) for path, name in pv_map.items()}
 
 
-def in_group(node: Any, group: str) -> bool:
+def in_group(node: Node | None, group: str) -> bool:
     """True when `node` or a Device above it is in `group` (pyrogue's devices may hold the group
     without passing it on to their variables)."""
     while node is not None:
@@ -72,13 +72,13 @@ def ioc_pvs(base: str) -> dict[str, str]:
     return {heartbeat_name(base): "the IOC heartbeat", **status}
 
 
-def served_names(base: str, variables: dict[str, tuple[Any, str]]) -> dict[str, RecordName]:
+def served_names(base: str, variables: dict[str, tuple[Variable, str]]) -> dict[str, RecordName]:
     """Record names of the selected variables (see `naming.plan_names`), keyed by path."""
     return plan_names(
         base, {path: full for path, (_, full) in variables.items()}, reserved=ioc_pvs(base)
     )
 
 
-def writable(var: Any, record_writable: bool) -> bool:
+def writable(var: Variable, record_writable: bool) -> bool:
     """True when the PV of `var` is an Out record: RW/WO or a Command, and the kind allows it."""
     return var.mode != "RO" and record_writable

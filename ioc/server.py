@@ -25,6 +25,7 @@ from .dispatch import PutDispatcher
 from .holder import EpicsPvHolder, tree_activity
 from .naming import RecordName, heartbeat_name
 from .selection import select, served_names, split_list
+from .tree import Root, Variable, takes_argument
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class EpicsPvServer:
     def __init__(
         self,
         base: str,
-        root: Any,
+        root: Root,
         incGroups: str | list[str] | None = None,
         excGroups: str | list[str] | None = None,
         pvMap: dict[str, str] | None = None,
@@ -161,7 +162,9 @@ class EpicsPvServer:
             time.monotonic() - started,
         )
 
-    def _build_records(self, variables: dict[str, tuple[Any, str]]) -> tuple[Any, status.IocStatus]:
+    def _build_records(
+        self, variables: dict[str, tuple[Variable, str]]
+    ) -> tuple[Any, status.IocStatus]:
         """Holders, their records, the heartbeat and the status records, loaded; returns the
         heartbeat record and the status records."""
         self._dispatcher = PutDispatcher()
@@ -265,7 +268,7 @@ def _access(holder: EpicsPvHolder) -> str:
     """
     var = holder.var
     if var.isCommand:
-        return "command with argument" if getattr(var, "arg", False) else "command"
+        return "command with argument" if takes_argument(var) else "command"
     return str(var.mode) if holder.writable else "RO"
 
 

@@ -131,7 +131,8 @@ class IocStatus:
         names, chunks = self._name_list(list(served))
         version, software = software_versions()
         started = datetime.datetime.fromtimestamp(self._started, datetime.UTC)
-        rec = self._records = {}
+        rec: dict[str, Any] = {}
+        self._records = rec
 
         def make(suffix: str, factory: Callable[..., Any], **fields: Any) -> None:
             name = status_name(prefix, suffix)

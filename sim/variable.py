@@ -63,14 +63,16 @@ def functionWrapper(function: Callable[..., Any] | None, callArgs: Sequence[str]
     return lambda **offered: function(**{n: offered[n] for n in names})
 
 
-def _same(a: Any, b: Any) -> bool:
-    """True when `a` and `b` are equal values (arrays compared by content)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return bool(np.array_equal(a, b))
+def _changed(old: Any, value: Any) -> bool:
+    """pyrogue's `changed` for localSet: ``old != value`` (NaN is a change; 1 and 1.0 are not).
+
+    This is not the IOC's question "does the record already show it" (`ioc.holder`, where NaN
+    equals NaN): it only reproduces what pyrogue hands a localSet hook.
+    """
     try:
-        return type(a) is type(b) and bool(a == b)
-    except Exception:
-        return False
+        return bool(old != value)
+    except (TypeError, ValueError):  # e.g. an array against a scalar: no single truth value
+        return True
 
 
 class VariableValue:
@@ -607,7 +609,7 @@ class LocalVariable(BaseVariable):
                     raise VariableError(
                         f"Value range error for {self._path}. Value={value}, Min={lo}, Max={hi}"
                     )
-                changed = not _same(old, value)
+                changed = _changed(old, value)
             if index >= 0:
                 self._value[index] = value
             else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from pvi._format.dls import DLSFormatter
 from pvi.device import (
@@ -66,7 +67,11 @@ class _Names:
 def component(item: Item, name: str) -> ComponentUnion:
     """The pvi component of one item."""
     pv = pv_address(item.pv)
-    common = {"name": name, "label": item.label, "description": item.description or item.pv}
+    common: dict[str, Any] = {
+        "name": name,
+        "label": item.label,
+        "description": item.description or item.pv,
+    }
     match item.widget:
         case Widget.LED:
             return SignalR(read_pv=pv, read_widget=LED(), **common)

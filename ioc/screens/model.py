@@ -10,11 +10,11 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from .. import configpvs
 from ..kinds import resolve
 from ..selection import ioc_pvs, select, served_names, writable
+from ..tree import Root, Variable, takes_argument
 
 PAGE_ROWS = 40
 """At most this many PV rows on one screen; a Device with more gets numbered pages."""
@@ -99,19 +99,19 @@ def widget_for(kind: str, is_command: bool, has_arg: bool, out: bool) -> Widget:
     return Widget.ENTRY if out else Widget.READBACK
 
 
-def item_for(var: Any, pv: str) -> Item:
+def item_for(var: Variable, pv: str) -> Item:
     """The screen item of one served variable."""
     mapping = resolve(var)
     out = writable(var, mapping.writable)
-    is_command = bool(getattr(var, "isCommand", False))
-    enum_labels = getattr(var, "enum", None) or {}
+    is_command = var.isCommand
+    enum_labels = var.enum or {}
     return Item(
         pv=pv,
         label=var.name,
-        widget=widget_for(mapping.kind, is_command, bool(getattr(var, "arg", False)), out),
+        widget=widget_for(mapping.kind, is_command, takes_argument(var), out),
         kind=mapping.kind,
-        description=" ".join(str(getattr(var, "description", "") or "").split()),
-        units=str(getattr(var, "units", "") or ""),
+        description=" ".join(str(var.description or "").split()),
+        units=str(var.units or ""),
         choices=tuple(str(label) for label in enum_labels.values()),
     )
 
@@ -125,7 +125,7 @@ def stem_of(path: str) -> str:
 
 
 def build(
-    root: Any,
+    root: Root,
     base: str,
     inc: list[str] | None,
     exc: list[str] | None,
