@@ -18,55 +18,21 @@ LONG_PATHS = [
     "Crate.Slot03.CarrierBoard.FrontEndAmplifierChannel07.CalibrationCoefficient",
     "Crate.Slot03.CarrierBoard.FrontEndAmplifierChannel07.GainStageSelection",
 ]
-TREE = {
-    "Version": "FpgaVersion ScratchPad UpTimeCnt DeviceDna BuildStamp Reset",
-    "Thermal": "Temperature Heater Threshold Mode",
-    "Adc": "Waveform Gain Enable Channel Range Trim InputSelect Samples",
-    "Cmd": "Count CallCount LastArg Ping SetCount Scale SaveConfig Arm Fail Sleep",
-    "Types": "Bool RemBool UInt8 UInt16 UInt31 UInt32 UInt48 UInt64 Int8 Int16 Int32 Int64 "
-    "UIntBE32 Float32 Double64 String32 LocalInt LocalFloat LocalStr LimitedInt LimitedFloat "
-    "SmallEnum BigEnum LongLabelEnum FloatArray IntArray List Dict RoInt",
-    "SimControl": "LogWarning ReadFault WriteFault SlowLatency Wedge",
-    "Identity": "FdSerial DeviceDna GitHash UserId",
-    "Stream": "Data FrameCount SendFrame",
-    "Shapes": "Int64Array UInt64Array Matrix",
-    "Faulty": "Reg0 Reg1",
-    "Slow": "Reg",
-}
-#: pyrogue's own nodes, served too: the Root's standard Variables/Commands (docs/simulator.md)
-#: and every Device's enable, ReadDevice and WriteDevice.
-ROOT_STANDARD = (
-    "enable ReadDevice WriteDevice RogueVersion RogueDirectory SystemLog SystemLogLast ForceWrite "
-    "InitAfterConfig LocalTime PollEn WriteAll ReadAll SaveState SaveConfig LoadConfig "
-    "RemoteVariableDump RemoteConfigDump Initialize HardReset CountReset ClearLog SetYamlConfig "
-    "GetYamlConfig GetYamlState"
-)
-DEVICES = [
-    *TREE,
-    "Crate",
-    "Crate.Slot03",
-    "Crate.Slot03.CarrierBoard",
-    LONG_PATHS[0].rsplit(".", 1)[0],
-]
-PROCESS = "Start Stop Running Progress Message Step TotalSteps UpdatePeriod ConfigFile YamlString"
-PROCESSES = {"LoadConfigProcess": "LoadMode", "SaveConfigProcess": "DataType SaveMode"}
-STANDARD = {
-    *ROOT_STANDARD.split(),
-    *(
-        f"{process}.{name}"
-        for process, own in PROCESSES.items()
-        for name in ("enable", "ReadDevice", "WriteDevice", *PROCESS.split(), *own.split())
-    ),
-    *(f"{device}.{name}" for device in DEVICES for name in ("enable", "ReadDevice", "WriteDevice")),
-}
-#: Every Variable and Command of docs/sim-device.md that is served by default (paths below root).
-SERVED = {
-    "Time",
-    *(f"{device}.{name}" for device, names in TREE.items() for name in names.split()),
-    *LONG_PATHS,
-    *STANDARD,
-}
-NOT_SERVED = "Version.InternalState"
+
+
+def _default_selection() -> tuple[set[str], set[str]]:
+    """Paths below root of SimRoot's nodes that are served by default (pyrogue's own
+    included) and of those kept back by the NoServe group, read from the tree itself."""
+    from sim import SimRoot
+
+    with SimRoot(pollEn=False) as root:
+        nodes = {var.path.removeprefix("root."): var for var in root.variableList}
+    served = {path for path, var in nodes.items() if var.filterByGroup(None, ["NoServe"])}
+    return served, set(nodes) - served
+
+
+SERVED, KEPT_BACK = _default_selection()
+(NOT_SERVED,) = KEPT_BACK
 #: Rogue epicsV7's line exactly: ``PVNAME -> path``, then ``  (CA: SHORT)`` for a long name.
 DUMP_LINE = re.compile(r"^(?P<pv>\S+) -> (?P<path>\S+)(?P<rest>(?:  \(CA: \S+\))?)$")
 ABSENT_TIMEOUT = 1.5

@@ -1,4 +1,5 @@
-"""Unit tests of sim.device.SimRoot against docs/sim-device.md: tree, values, behaviours."""
+"""Unit tests of sim.device.SimRoot: values and behaviours (its tree is checked against
+docs/sim-device.md by test_simulator_doc.py)."""
 
 import importlib
 import json
@@ -11,23 +12,7 @@ import pytest
 from sim import SimRoot
 from sim.device import UpTimeCounter
 from sim.memory import MemoryFault
-from sim.tree import Root, VariableError
-
-#: pyrogue's own nodes: every Device's enable/ReadDevice/WriteDevice and the Root's standard
-#: variables and commands (docs/simulator.md); the rest of the tree is docs/sim-device.md.
-DEVICE_STANDARD = {"enable", "ReadDevice", "WriteDevice"}
-ROOT_STANDARD = set(Root(name="bare").nodes) - {"Time"}
-
-
-def documented(root):
-    """The Variables and Commands of docs/sim-device.md, in tree order."""
-    return [
-        v
-        for v in root.variableList
-        if v.name not in DEVICE_STANDARD
-        and not (v.parent is root and v.name in ROOT_STANDARD)
-        and v.path.split(".")[1] not in ROOT_STANDARD
-    ]
+from sim.tree import VariableError
 
 
 @pytest.fixture
@@ -35,165 +20,6 @@ def root():
     """A started SimRoot without polling (tests drive reads themselves)."""
     with SimRoot(pollEn=False) as sim:
         yield sim
-
-
-def enum20(prefix):
-    return {i: f"{prefix}{i:02d}" for i in range(20)}
-
-
-# path, mode, typeStr, initial value, other attributes; commands are marked by mode 'WO'.
-TREE = [
-    ("Time", "RO", "float", None, {"pollInterval": 0, "hidden": True}),
-    ("Version.FpgaVersion", "RO", "UInt32", 0x01020304, {}),
-    ("Version.ScratchPad", "RW", "UInt32", 0, {}),
-    ("Version.UpTimeCnt", "RO", "UInt32", 0, {"units": "s", "pollInterval": 1}),
-    ("Version.DeviceDna", "RO", "UInt64", 0x0123456789ABCDEF, {}),
-    ("Version.BuildStamp", "RO", "String(64)", "rogue-ioc simulator (sim.device)", {}),
-    ("Version.Reset", "WO", "int", 0, {"arg": False}),
-    ("Version.InternalState", "RW", "int", 0, {}),
-    (
-        "Thermal.Temperature",
-        "RO",
-        "float",
-        None,
-        {
-            "units": "degC",
-            "disp": "{:.2f}",
-            "lowAlarm": 0,
-            "lowWarning": 10,
-            "highWarning": 60,
-            "highAlarm": 80,
-            "pollInterval": 1,
-        },
-    ),
-    (
-        "Thermal.Heater",
-        "RW",
-        "float",
-        0.0,
-        {"units": "degC", "disp": "{:.1f}", "minimum": -100, "maximum": 100},
-    ),
-    (
-        "Thermal.Threshold",
-        "RW",
-        "float",
-        45.0,
-        {"units": "degC", "disp": "{:.3f}", "minimum": 0, "maximum": 150},
-    ),
-    ("Thermal.Mode", "RW", "int", 1, {"enum": {0: "Off", 1: "Auto", 2: "Manual"}}),
-    ("Adc.Waveform", "RO", "float64(8,)", None, {"pollInterval": 1}),
-    ("Adc.Gain", "RW", "int", 1, {"enum": {1: "x1", 2: "x2", 4: "x4", 8: "x8"}}),
-    ("Adc.Enable", "RW", "Bool", False, {}),
-    ("Adc.Channel", "RW", "UInt3", 0, {}),
-    ("Adc.Range", "RW", "UInt2", 0, {}),
-    ("Adc.Trim", "RW", "UInt12", 0, {}),
-    ("Adc.InputSelect", "RW", "int", 0, {"enum": enum20("Input")}),
-    ("Adc.Samples", "RW", "uint32(4,)", [0, 0, 0, 0], {}),
-    ("Cmd.Count", "RW", "int", 0, {}),
-    ("Cmd.CallCount", "RO", "int", 0, {}),
-    ("Cmd.LastArg", "RO", "str", "", {}),
-    ("Cmd.Ping", "WO", "int", 0, {"arg": False}),
-    ("Cmd.SetCount", "WO", "int", 0, {"arg": True}),
-    ("Cmd.Scale", "WO", "float", 0.0, {"arg": True}),
-    ("Cmd.SaveConfig", "WO", "str", "", {"arg": True}),
-    ("Cmd.Arm", "WO", "bool", False, {"arg": True}),
-    ("Cmd.Fail", "WO", "int", 0, {"arg": False}),
-    ("Cmd.Sleep", "WO", "float", 0.0, {"arg": True}),
-    ("Types.Bool", "RW", "bool", False, {}),
-    ("Types.RemBool", "RW", "Bool", False, {}),
-    *(
-        (f"Types.UInt{n}", "RW", f"UInt{n}", 0, {"maximum": 2**n - 1})
-        for n in (8, 16, 31, 32, 48, 64)
-    ),
-    *((f"Types.Int{n}", "RW", f"Int{n}", 0, {"minimum": -(2 ** (n - 1))}) for n in (8, 16, 32, 64)),
-    ("Types.UIntBE32", "RW", "UIntBE32", 0, {}),
-    ("Types.Float32", "RW", "Float32", 0.0, {}),
-    ("Types.Double64", "RW", "Double64", 0.0, {}),
-    ("Types.String32", "RW", "String(32)", "", {}),
-    ("Types.LocalInt", "RW", "int", 0, {}),
-    ("Types.LocalFloat", "RW", "float", 0.0, {}),
-    ("Types.LocalStr", "RW", "str", "", {}),
-    ("Types.LimitedInt", "RW", "int", 0, {"minimum": -10, "maximum": 100}),
-    (
-        "Types.LimitedFloat",
-        "RW",
-        "float",
-        0.0,
-        {
-            "units": "V",
-            "disp": "{:.3f}",
-            "minimum": -1.5,
-            "maximum": 2.5,
-            "lowAlarm": -1.0,
-            "lowWarning": -0.5,
-            "highWarning": 1.5,
-            "highAlarm": 2.0,
-        },
-    ),
-    ("Types.SmallEnum", "RW", "int", 0, {"enum": {0: "Zero", 1: "One", 5: "Five", 10: "Ten"}}),
-    ("Types.BigEnum", "RW", "int", 0, {"enum": enum20("Label")}),
-    (
-        "Types.LongLabelEnum",
-        "RW",
-        "int",
-        0,
-        {"enum": {0: "Short", 1: "ThisLabelIsLongerThanTwentyFiveCharacters"}},
-    ),
-    ("Types.FloatArray", "RW", "float64(8,)", [0.0] * 8, {}),
-    ("Types.IntArray", "RW", "uint32(4,)", [0, 0, 0, 0], {}),
-    ("Types.List", "RW", "list", [1, 2, 3], {}),
-    ("Types.Dict", "RW", "dict", {"a": 1}, {}),
-    ("Types.RoInt", "RO", "int", 7, {}),
-    ("SimControl.LogWarning", "WO", "str", "", {"arg": True}),
-    ("SimControl.ReadFault", "RW", "bool", False, {}),
-    ("SimControl.WriteFault", "RW", "bool", False, {}),
-    ("SimControl.SlowLatency", "RW", "float", 0.0, {"minimum": 0, "maximum": 10, "units": "s"}),
-    ("SimControl.Wedge", "WO", "float", 0.0, {"arg": True}),
-    ("Faulty.Reg0", "RW", "UInt32", 0, {}),
-    ("Faulty.Reg1", "RO", "UInt32", 0, {"pollInterval": 1}),
-    ("Slow.Reg", "RW", "UInt32", 0, {}),
-    (
-        "Crate.Slot03.CarrierBoard.FrontEndAmplifierChannel07.CalibrationCoefficient",
-        "RW",
-        "float",
-        1.0,
-        {},
-    ),
-    ("Crate.Slot03.CarrierBoard.FrontEndAmplifierChannel07.GainStageSelection", "RW", "int", 0, {}),
-    ("Identity.FdSerial", "RO", "UInt64", 0xF0E1D2C3B4A59687, {}),
-    ("Identity.DeviceDna", "RO", "UInt128", 0x8123456789ABCDEF0FEDCBA987654321, {}),
-    ("Identity.GitHash", "RO", "UInt160", 0xC0FFEE00DEADBEEF0123456789ABCDEF87654321, {}),
-    ("Identity.UserId", "RW", "UInt128", 2**127 + 1, {}),
-    ("Stream.Data", "RW", "uint8(1,)", [0], {"disp": ""}),
-    ("Stream.FrameCount", "RO", "int", 0, {}),
-    ("Stream.SendFrame", "WO", "int", 0, {"arg": True}),
-    ("Shapes.Int64Array", "RW", "int64(4,)", [1, 2, 3, 4], {}),
-    ("Shapes.UInt64Array", "RW", "uint64(3,)", [2**53, 2**32 + 1, 0], {}),
-    (
-        "Shapes.Matrix",
-        "RW",
-        "float32(3, 4)",
-        [[4.0 * r + c for c in range(4)] for r in range(3)],
-        {},
-    ),
-]
-
-
-def test_the_tree_is_exactly_the_documented_one(root):
-    assert [v.path for v in documented(root)] == [f"root.{row[0]}" for row in TREE]
-
-
-@pytest.mark.parametrize(
-    ("path", "mode", "typeStr", "initial", "attributes"), TREE, ids=[r[0] for r in TREE]
-)
-def test_documented_variable(root, path, mode, typeStr, initial, attributes):
-    var = documented(root)[[r[0] for r in TREE].index(path)]
-    assert (var.mode, var.typeStr, var.isCommand) == (mode, typeStr, mode == "WO")
-    for name, expected in attributes.items():
-        assert getattr(var, name) == expected, name
-    if initial is not None:
-        value = var.get(read=False)
-        assert (value.tolist() if isinstance(value, np.ndarray) else value) == initial
 
 
 def test_groups_keep_internal_state_unserved(root):

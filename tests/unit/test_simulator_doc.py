@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import sim
 import sim.tree
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
@@ -101,3 +102,99 @@ def test_also_named_members_exist():
             owner = owner(name="doc")
         for name in also_named(notes):
             assert hasattr(owner, name) or hasattr(sim.tree, name), f"{dotted}: {name}"
+
+
+# --- docs/sim-device.md: the table of every node, generated from sim.device.SimRoot ------------
+
+DEVICE_DOC = DOC.with_name("sim-device.md")
+TABLE_START = (
+    "<!-- tree table: generated from SimRoot; `python tests/unit/test_simulator_doc.py` -->"
+)
+TABLE_END = "<!-- end of tree table -->"
+#: pyrogue's own nodes (docs/simulator.md): every Device's and the Root's standard ones.
+DEVICE_STANDARD = {"enable", "ReadDevice", "WriteDevice"}
+#: Values that change by themselves besides the polled ones: the Root sets Time every second.
+MOVING = {"root.Time"}
+LIMITS = ("minimum", "maximum", "lowAlarm", "lowWarning", "highWarning", "highAlarm")
+
+
+def device_nodes(root: sim.tree.Root) -> list[sim.tree.BaseVariable]:
+    """The simulated device's own Variables and Commands, in tree order (pyrogue's left out)."""
+    standard = set(sim.tree.Root(name="bare").nodes) - {"Time"}
+    return [
+        var
+        for var in root.variableList
+        if var.name not in DEVICE_STANDARD
+        and not (var.parent is root and var.name in standard)
+        and var.path.split(".")[1] not in standard
+    ]
+
+
+def _attributes(var: sim.tree.BaseVariable) -> str:
+    """What sets the node apart: units, display, limits, enum, polling, groups, argument."""
+    parts = []
+    if var.units:
+        parts.append(f"units `{var.units}`")
+    if var.disp not in ("{}", "enum"):
+        parts.append(f"disp `{var.disp!r}`")
+    parts += [f"{name} {getattr(var, name)!r}" for name in LIMITS if getattr(var, name) is not None]
+    if var.enum and var.typeStr not in ("bool", "Bool"):
+        labels = [f"{key}: {label}" for key, label in var.enum.items()]
+        shown = labels if len(labels) <= 4 else [*labels[:2], "…", labels[-1]]
+        parts.append(f"enum of {len(labels)}: " + ", ".join(shown))
+    if var.pollInterval:
+        parts.append(f"pollInterval {var.pollInterval}")
+    if var.hidden:
+        parts.append("hidden")
+    if var.groups:
+        parts.append("groups " + " ".join(var.groups))
+    if var.isCommand:
+        parts.append("takes an argument" if var.arg else "no argument")
+    return ", ".join(parts)
+
+
+def tree_table(root: sim.tree.Root) -> str:
+    """The Markdown table of `device_nodes`: path, kind, mode, typeStr, initial display, more."""
+    lines = ["| path | kind | mode | typeStr | initial | attributes |", "|---|---|---|---|---|---|"]
+    for var in device_nodes(root):
+        kind = (
+            "Command"
+            if var.isCommand
+            else "RemoteVariable"
+            if isinstance(var, sim.tree.RemoteVariable)
+            else "LocalVariable"
+        )
+        initial = (
+            "(moving)"
+            if var.pollInterval or var.path in MOVING
+            else f"`{' '.join(var.getVariableValue(read=False).valueDisp.split())}`"
+        )
+        initial = initial.replace("``", "`''`")
+        path = var.path.removeprefix("root.")
+        row = (path, kind, var.mode, f"`{var.typeStr}`", initial, _attributes(var))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def documented_table() -> tuple[str, str, str]:
+    """docs/sim-device.md split around its generated table: (before, table, after)."""
+    text = DEVICE_DOC.read_text()
+    before, rest = text.split(TABLE_START + "\n", 1)
+    table, after = rest.split(TABLE_END, 1)
+    return before, table.removesuffix("\n"), after
+
+
+def test_the_device_doc_lists_exactly_the_tree():
+    with sim.SimRoot(pollEn=False) as root:
+        expected = tree_table(root)
+    assert documented_table()[1] == expected, (
+        "docs/sim-device.md is stale: run `python tests/unit/test_simulator_doc.py`"
+    )
+
+
+if __name__ == "__main__":
+    before, _, after = documented_table()
+    with sim.SimRoot(pollEn=False) as root:
+        table = tree_table(root)
+    DEVICE_DOC.write_text(f"{before}{TABLE_START}\n{table}\n{TABLE_END}{after}")
+    print(f"{DEVICE_DOC}: table of {table.count(chr(10)) - 1} nodes written")
