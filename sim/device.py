@@ -1,4 +1,4 @@
-"""The default simulated Root, `sim:SimRoot`: exactly the tree of docs/sim-device.md.
+"""The default simulated Root, `sim:SimRoot` (its tree is listed, generated, in docs/sim-device.md).
 
 Moving values move only when read: UpTimeCnt is a memory-side counter consulted on each read of
 its register, Temperature and Waveform are computed by localGet; all three are polled once a

@@ -133,6 +133,12 @@ def device_nodes(root: sim.tree.Root) -> list[sim.tree.BaseVariable]:
 def _attributes(var: sim.tree.BaseVariable) -> str:
     """What sets the node apart: units, display, limits, enum, polling, groups, argument."""
     parts = []
+    if isinstance(var, sim.tree.RemoteVariable):
+        parts.append(f"offset {var.offset:#x}, bitSize {var.bitSize[0]}")
+        if var.bitOffset[0]:
+            parts.append(f"bitOffset {var.bitOffset[0]}")
+        if var.numValues:
+            parts.append(f"numValues {var.numValues}")
     if var.units:
         parts.append(f"units `{var.units}`")
     if var.disp not in ("{}", "enum"):
