@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -524,6 +525,7 @@ _SHAPE_ATTRIBUTES = (
     "lowWarning",
     "lowAlarm",
 )
+_read_shape = operator.attrgetter(*_SHAPE_ATTRIBUTES)
 #: Kinds whose mapping depends on the current value: never shared.
 _VALUE_KINDS = frozenset({"waveform", "lsi/lso (display text)"})
 #: Distinct shared mappings kept (a tree has few: one per combination of type, limits, units …).
@@ -537,9 +539,12 @@ def _shape(var: Variable, capacities: Capacities) -> tuple:
     enum = var.enum
     labels = tuple((type(key), key, str(label)) for key, label in enum.items()) if enum else None
     trigger = var.isCommand and not takes_argument(var)
-    values = [(type(value), value) for value in (getattr(var, a, None) for a in _SHAPE_ATTRIBUTES)]
+    try:
+        values = _read_shape(var)
+    except AttributeError:  # a Variable without some of them: None, as resolve() reads them
+        values = tuple(getattr(var, name, None) for name in _SHAPE_ATTRIBUTES)
     text = capacities.text(var.path) if type_str == "str" else None
-    return (type_str, labels, trigger, text, *values)
+    return (type_str, labels, trigger, text, values, tuple(map(type, values)))
 
 
 def resolve(var: Variable, capacities: Capacities | None = None) -> Mapping:
@@ -610,5 +615,21 @@ def fit_bytes(text: str, size: int) -> str:
 
 def description(var: Variable) -> str:
     """The DESC field: the variable's description cut to the 40 bytes EPICS allows."""
-    text = " ".join(str(getattr(var, "description", "") or "").split())
+    text = getattr(var, "description", "") or ""
+    if type(text) is str and _plain_desc(text):
+        return text
+    text = " ".join(str(text).split())
     return fit_bytes(text.replace('"', "'"), DESC_LENGTH)
+
+
+def _plain_desc(text: str) -> bool:
+    """True when ``text`` is already a DESC as :func:`description` makes it."""
+    return (
+        len(text) <= DESC_LENGTH
+        and text.isascii()
+        and text.isprintable()
+        and '"' not in text
+        and "  " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+    )
