@@ -135,10 +135,11 @@ image: base-image wheels
 
 ## up: run the IOC (simulator unless IOC_ROOT/IOC_IMAGE say otherwise) in the background, wait
 ## until it is healthy (at most UP_TIMEOUT s; else its last log lines and exit 1); its screens
-## are written into ./screens
+## are written into ./screens. The images are the ones just built unless IOC_IMAGE/SCREENS_IMAGE say.
 up: image
-	COMPOSE="$(COMPOSE)" UP_TIMEOUT=$(UP_TIMEOUT) scripts/compose-up ioc
-	$(COMPOSE) up -d screens
+	IOC_IMAGE="$${IOC_IMAGE:-$(IMAGE)}" COMPOSE="$(COMPOSE)" UP_TIMEOUT=$(UP_TIMEOUT) scripts/compose-up ioc
+	IOC_IMAGE="$${IOC_IMAGE:-$(IMAGE)}" SCREENS_IMAGE="$${SCREENS_IMAGE:-$(SCREENS_IMAGE)}" \
+	  $(COMPOSE) up -d screens
 
 ## down: stop and remove the compose deployment
 down:
@@ -174,8 +175,8 @@ integration-test: image
 	  echo "integration-test: failed (exit $$rc); IOC logs:"; \
 	  $(IT_COMPOSE) --profile test logs --no-color --tail=40 ioc ioc-dropin 2>&1 || true; fi; \
 	if [ $$rc = 0 ]; then \
-	  IMAGE=$(IMAGE) DROPIN_IMAGE=$(DROPIN_IMAGE) COMPOSE="$(COMPOSE)" IT_PROJECT=$(IT_PROJECT) \
-	    tests/compose/check-deployment; rc=$$?; fi; \
+	  IMAGE=$(IMAGE) DROPIN_IMAGE=$(DROPIN_IMAGE) SCREENS_IMAGE=$(SCREENS_IMAGE) TESTS_IMAGE=$(TESTS_IMAGE) \
+	    COMPOSE="$(COMPOSE)" IT_PROJECT=$(IT_PROJECT) tests/compose/check-deployment; rc=$$?; fi; \
 	exit $$rc
 
 # ---------------------------------------------------------------------------

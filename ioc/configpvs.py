@@ -59,7 +59,8 @@ class ConfigPvs:
 
     def __init__(self, prefix: str, autosave: Autosave) -> None:
         self._autosave = autosave
-        self._directory = autosave.path.parent
+        # absolute: Config:Result names the file by its full path, also for a relative --autosave
+        self._directory = autosave.path.parent.absolute()
         records: dict[str, Any] = {}
 
         def name(suffix: str) -> str:
