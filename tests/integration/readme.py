@@ -1,10 +1,10 @@
-"""The commands README.md shows, read from its fenced blocks, and where each one is run.
+"""The commands README.md (and docs/) show, read from their fenced blocks, and who runs each.
 
 A command is one logical line of a ```sh block: a trailing ``\\`` or an indented next line
 continues it, a ``# ...`` comment is dropped, runs of blanks become one. ``COVERED`` says, for
 every such command, who runs it: a test that takes it from the README itself (``HERE``), a file
 that holds it (with the text to find there), or nobody (``MANUAL``, with the reason the README
-gives next to it). tests/integration/test_readme.py fails on a README command missing from it.
+gives next to it). tests/integration/test_readme.py fails on a command missing from it.
 """
 
 from __future__ import annotations
@@ -80,9 +80,19 @@ def block(heading: str, lang: str = "sh", index: int = 0) -> Block:
     return [b for b in blocks() if b.heading == heading and b.lang == lang][index]
 
 
-def commands(lang: str = "sh") -> list[str]:
-    """Every command of every ``lang`` block, in README order."""
-    return [command for b in blocks() if b.lang == lang for command in b.commands()]
+def documents() -> list[Path]:
+    """README.md and the documents of docs/ (whose commands the guard covers too)."""
+    return [README, *sorted((README.parent / "docs").glob("*.md"))]
+
+
+def commands(lang: str = "sh") -> dict[str, list[str]]:
+    """{command: the documents showing it} of every ``lang`` block of ``documents()``."""
+    found: dict[str, list[str]] = {}
+    for path in documents():
+        for b in blocks(path):
+            for command in b.commands() if b.lang == lang else []:
+                found.setdefault(command, []).append(path.name)
+    return found
 
 
 def words(command: str) -> list[str]:
@@ -183,6 +193,36 @@ COVERED: dict[str, tuple[str, str]] = {
     "make install": (CI, "make install"),
     "make lint": (CI, "make lint"),
     "make bench": (MANUAL, ""),
+    # docs/deployment.md
+    "docker compose ps": (DEPLOY, "deployment $compose ps 2>&1"),
+    "docker compose logs -f ioc": (DEPLOY, "$compose logs -f ioc"),
+    "docker build -t my-detector-ioc .": (MAKEFILE, "-f examples/dropin/Dockerfile ."),
+    "make dropin-rogue-image ROGUE_SOURCE=/path/to/rogue [ROGUE_VERSION=v6.15.0] "
+    "[ROGUE_PACKAGE=/path/to/my-detector ROGUE_ROOT=my_detector:DetectorRoot] [ROGUE_PREFIX=DET] "
+    "[ROGUE_IMAGE=my-detector-ioc]": (MANUAL, ""),
+    "docker compose --profile test run --rm tests": (MAKEFILE, "--profile test run --rm tests"),
+    "docker compose --profile test down": (MAKEFILE, "--profile test down"),
+    # docs/performance.md: the pyrogue run needs a venv with Rogue, the render a `make bench` run
+    "make bench-smoke": (CI, "make bench-smoke"),
+    "python bench/run.py --tree pyrogue --python /path/to/venv-with-pyrogue/bin/python": (
+        MANUAL,
+        "",
+    ),
+    "python bench/run.py --render bench/results/latest.json --markdown": (MANUAL, ""),
+    # docs/screens.md
+    "pip install 'rogue-ioc[screens]'": (MAKEFILE, "pip install --quiet -e '.[dev,screens]'"),
+    "rogue-ioc screens --out screens": (MAKEFILE, "rogue-ioc screens --out screens"),
+    "rogue-ioc screens --root my_pkg:MyRoot --prefix LAB --exclude NoServe,Hidden --out screens": (
+        SYNOPSIS,
+        "tests/screens/conftest.py",
+    ),
+    "make up": (DEPLOY, "deployment make --no-print-directory up"),
+    "docker compose run --rm screens": (DEPLOY, "deployment $compose run --rm screens"),
+    # docs/simulator.md
+    "rogue-ioc --simulate-pyrogue --root lab_board:Board --prefix LAB": (
+        SYNOPSIS,
+        "tests/integration/test_pyrogue_shim.py",
+    ),
 }
 
 

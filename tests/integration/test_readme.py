@@ -118,9 +118,9 @@ def ran_by_this_module() -> set[str]:
     return {"make run"} | {command for b in blocks for command in b.commands()}
 
 
-def test_every_readme_command_is_run_by_a_test_or_ci() -> None:
+def test_every_command_of_the_readme_and_docs_is_run_by_a_test_or_ci() -> None:
     shown = readme.commands("sh")
-    missing = [command for command in shown if command not in readme.COVERED]
+    missing = [f"{where}: {c}" for c, where in shown.items() if c not in readme.COVERED]
     assert not missing, (
         f"README commands no test or CI runs (see tests/integration/readme.py): {missing}"
     )
