@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from sim.ports import free_ports
+
 from . import readme
-from .conftest import REMOTE_PREFIX, free_port
+from .conftest import REMOTE_PREFIX
 
 pytestmark = pytest.mark.skipif(
     bool(REMOTE_PREFIX) or not readme.README.exists(),
@@ -35,7 +37,7 @@ SCRATCH = "SIM:root:Version:ScratchPad"
 @pytest.fixture
 def env() -> dict[str, str]:
     """A shell environment whose EPICS servers and clients use this test's free ports."""
-    return readme.environment(free_port(), free_port(), free_port())
+    return readme.environment(*free_ports(3))
 
 
 def run_ok(command: str, cwd: Path, env: dict[str, str]) -> str:

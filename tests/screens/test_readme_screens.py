@@ -17,7 +17,9 @@ from pathlib import Path
 from integration import readme
 from integration.support import wait_for
 
-from .conftest import _free_port, _stop
+from sim.ports import free_ports
+
+from .conftest import _stop
 
 WINDOW_TIMEOUT = 60.0
 
@@ -85,7 +87,7 @@ def opened(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess.
 def test_make_screens_then_pydm(display: str, tmp_path: Path) -> None:
     generate, show = readme.block("Operator screens").commands()
     assert (generate, show) == ("make screens", "pydm screens/index.ui")
-    env = readme.environment(_free_port(), _free_port(), _free_port())
+    env = readme.environment(*free_ports(3))
     with readme.serving("make run", readme.REPO, env, tmp_path / "make-run.log"):
         made = readme.run(generate, readme.REPO, env)
         assert made.returncode == 0, made.stdout + made.stderr
