@@ -209,6 +209,8 @@ COVERED: dict[str, tuple[str, str]] = {
         "",
     ),
     "python bench/run.py --render bench/results/latest.json --markdown": (MANUAL, ""),
+    # ... and a start-up profile at 100,000 PVs, by hand like `make bench`
+    "python bench/start_phases.py 100000 --mix numeric": (MANUAL, ""),
     # docs/screens.md
     "pip install 'rogue-ioc[screens]'": (MAKEFILE, "pip install --quiet -e '.[dev,screens]'"),
     "rogue-ioc screens --out screens": (MAKEFILE, "rogue-ioc screens --out screens"),
