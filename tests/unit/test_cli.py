@@ -20,6 +20,7 @@ from ioc.cli import (
     settings,
 )
 from ioc.options import ENV_DEFAULTS
+from sim.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,8 +111,14 @@ def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def run_ioc(
     *args: str, extra_path: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m ioc ARGS` from the repository (with `extra_path` importable), bounded wait."""
-    env = env or {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    """`python -m ioc ARGS` from the repository (with `extra_path` importable), bounded wait.
+
+    Without `env`: this environment minus `IOC_*`, with server ports of its own (another IOC on
+    the machine's default ports must not turn the error under test into a port clash)."""
+    if env is None:
+        ca, pva = (str(port) for port in free_ports(2))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+        env |= {"EPICS_CA_SERVER_PORT": ca, "EPICS_PVA_SERVER_PORT": pva}
     env = env | {"PYTHONPATH": os.pathsep.join(str(p) for p in (REPO, extra_path) if p)}
     return subprocess.run(
         [sys.executable, "-m", "ioc", *args],
