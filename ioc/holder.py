@@ -11,17 +11,17 @@ Two paths run through a holder, both set up once when it is built:
   :data:`WRITE_BUDGET` completes the put at once or reports its failure to the client; a slower
   one completes the put when it returns (CA put-callback, PVA put with wait) without holding up
   other clients.
+
+The holder converts and checks; who may write the record at each moment and what it shows next
+is :class:`ioc.putstate.PutPush` (drawn in ``docs/put-state.md``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
-import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from .capacity import Capacities
 from .dispatch import PutDispatcher, own_push, pushing, skip_dispatch
 from .kinds import Mapping, UnservableValue, description, resolve
 from .naming import RecordName
+from .putstate import PutPush, same
 from .selection import writable
 from .status import put_stats
 from .tree import takes_argument
@@ -87,13 +88,6 @@ class TreeActivity:
 tree_activity = TreeActivity()
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal values, NaN equal to NaN (the record and the tree both hold NaN as a value)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return bool(np.array_equal(a, b, equal_nan=True))
-    return bool(a == b or (a != a and b != b))
-
-
 class EpicsPvHolder:
     """Serves one Variable or Command as one record, over CA and PVA.
 
@@ -113,21 +107,20 @@ class EpicsPvHolder:
         self.mapping: Mapping = resolve(var, capacities)
         self.writable = writable(var, self.mapping.writable)
         self._dispatcher = dispatcher
-        self._lock = threading.Lock()
-        self._push_lock = threading.Lock()
-        self._busy = False
-        self._deferred = False
-        self._inflight: Future | None = None  # the slow write a put waits for
-        self._write_failed = False
-        self._read_failed = False
         self._last_log: dict[str, float] = {}
         self._unservable = False  # logged once until a value is served again
-        self._started = False
-        self._early: Any = None
-        self._after_write = False
-        self._shown: tuple[Any, tuple[int, int]] | None = None
         self.record = self._create_record()
         self._access = _softioc.RecordAccess(self.record)
+        #: Who may write the record now and what it shows next (see ioc.putstate).
+        self.state = PutPush(
+            _RecordPort(self._access, self.writable),
+            var,
+            self._render,
+            dispatcher.submit,
+            out=self.writable,
+            write_failed_alarm=WRITE_FAILED,
+            read_failed_alarm=READ_FAILED,
+        )
         if not var.isCommand:
             var.addListener(self._on_tree_update)
         if self.writable:
@@ -154,7 +147,7 @@ class EpicsPvHolder:
         """The record's value at creation and the alarm to show once the IOC runs."""
         vv = self.var.getVariableValue(read=False)
         try:
-            return self.mapping.to_record(vv), self._alarm_of(vv)
+            return self.mapping.to_record(vv), ALARM_STATES.get(vv.status, NO_ALARM)
         except UnservableValue as error:
             self._unservable = True
             log.warning("%s: initial value not served: %s", self.name.full, error)
@@ -162,27 +155,16 @@ class EpicsPvHolder:
 
     def start(self) -> None:
         """Start serving tree updates; call once the IOC is running."""
-        with self._lock:
-            self._started = True
-            early, self._early = self._early, None
-        if early is not None:
-            self.push(early)
-        elif self._initial_alarm != NO_ALARM:
-            self._show_alarm(self._initial_alarm)
+        initial = self._initial_alarm
+        self.state.start(initial if initial != NO_ALARM else None)
 
     # --- tree → EPICS --------------------------------------------------------------------------
 
     def _on_tree_update(self, path: str, vv: Any) -> None:
         """Listener: runs on the Root's update thread, must never raise into it."""
         tree_activity.touch()
-        if not self._started:
-            with self._lock:
-                if not self._started:
-                    # The record exists but the IOC is not up yet: keep the latest for start().
-                    self._early = vv
-                    return
         try:
-            self.push(vv)
+            self.state.update(vv)
         except Exception as error:
             self._warn("push", "%s: update not served: %s", self.name.full, error)
 
@@ -191,34 +173,7 @@ class EpicsPvHolder:
 
         An update that changes neither the value nor the alarm shown is skipped.
         """
-        if not self.writable:
-            self._set_in(*self._render(vv), skip_same=True)
-            return
-        with self._out_lock() as free:
-            if free:
-                if self._after_write:
-                    vv = self._current_after_write(vv)
-                value, state = self._render(vv)
-                if not self._shows(value, state):
-                    self._set_out(value, state)
-
-    def _shows(self, value: Any, state: tuple[int, int]) -> bool:
-        """True when the record already shows ``value`` with alarm ``state``."""
-        shown = self._shown
-        return shown is not None and shown[1] == state and _same(shown[0], value)
-
-    def _current_after_write(self, vv: Any) -> Any:
-        """The tree's current value in place of ``vv``, for updates that follow a client put.
-
-        An update taken before a put's write can reach us after it and would step the record
-        back. Updates of one variable arrive in order, so once one matches the tree's current
-        value, those after it are current too.
-        """
-        current = self.var.getVariableValue(read=False)
-        if _same(current.value, vv.value):
-            self._after_write = False
-        self._shown: tuple[Any, tuple[int, int]] | None = None
-        return current
+        self.state.push(vv)
 
     def _render(self, vv: Any) -> tuple[Any, tuple[int, int]]:
         """The record value and alarm state for ``vv``."""
@@ -235,7 +190,7 @@ class EpicsPvHolder:
         return value, self._alarm_of(vv)
 
     def _alarm_of(self, vv: Any) -> tuple[int, int]:
-        if self._write_failed:
+        if self.state.write_failed:
             return WRITE_FAILED
         return ALARM_STATES.get(vv.status, NO_ALARM)
 
@@ -248,70 +203,9 @@ class EpicsPvHolder:
             self.var.getVariableValue(read=True)
         except Exception as error:
             self._warn("read", "%s: read failed: %s", self.name.full, error)
-            self._read_failed = True
-            self._show_alarm(READ_FAILED)
+            self.state.read_failed()
             return
-        if self._read_failed:
-            self._read_failed = False
-            self._show_current()
-
-    def _show_current(self) -> None:
-        """Show the tree's current value, read while no client put can start."""
-        if not self.writable:
-            self._set_in(*self._render(self.var.getVariableValue(read=False)))
-            return
-        with self._out_lock() as free:
-            if free:
-                self._set_out(*self._render(self.var.getVariableValue(read=False)))
-
-    def _show_alarm(self, state: tuple[int, int]) -> None:
-        """Show alarm ``state`` on the record, keeping its value."""
-        if not self.writable:
-            self._set_in(self.record.get(), state)
-            return
-        with self._out_lock() as free:
-            if free:
-                self._set_out(self.record.get(), state)
-
-    @contextlib.contextmanager
-    def _out_lock(self) -> Iterator[bool]:
-        """Hold the Out record for a push; yields False while a client put owns it.
-
-        Under the record's lock no client put can start, so what the push reads from the tree
-        and shows cannot be overtaken by a put. A put in progress gets the tree's state shown
-        when it completes instead (see :meth:`_release`).
-        """
-        with self._push_lock, self._access.locked():
-            # Only a client put since our last push can have left a value waiting.
-            free = not self._busy and (self._shown is not None or not self._client_value_waiting())
-            if not free:
-                with self._lock:
-                    self._deferred = True
-            yield free
-
-    def _client_value_waiting(self) -> bool:
-        """True when a client put wrote the record's VAL but the record has not processed it.
-
-        That happens when a put arrives while an earlier one is still active: EPICS keeps the
-        value and processes the record again once the earlier put completes. Overwriting VAL
-        before then would lose the client's value.
-        """
-        now, processed = self._access.values()
-        return not _same(now, processed)
-
-    def _set_out(self, value: Any, state: tuple[int, int]) -> None:
-        """Process the Out record with ``value`` and alarm ``state`` (call under its lock)."""
-        with own_push():
-            self._access.set_out(value, *state)
-        self._shown = (value, state)
-
-    def _set_in(self, value: Any, state: tuple[int, int], skip_same: bool = False) -> None:
-        """Set the In record to ``value`` with alarm ``state`` (unless shown and ``skip_same``)."""
-        with self._push_lock:
-            if skip_same and self._shows(value, state):
-                return
-            self._access.process_in(value, *state)
-            self._shown = (value, state)
+        self.state.read_ok()
 
     # --- EPICS → tree --------------------------------------------------------------------------
 
@@ -320,7 +214,7 @@ class EpicsPvHolder:
         if pushing():
             skip_dispatch()
             return True
-        self._shown = None  # whatever happens next, the record no longer shows our last push
+        self.state.put_started()
         raw = puttrap.take(self.name.record)
         try:
             if self.mapping.sent == "text":
@@ -332,26 +226,18 @@ class EpicsPvHolder:
         except PutRejected as error:
             self._reject(value, str(error))
             return False
-        self._after_write = True
-        future = self._dispatcher.submit(self._write, argument)
         try:
-            future.result(timeout=WRITE_BUDGET)
-        except TimeoutError:
-            # A slow write: the put completes when it returns (see _on_update); until then the
-            # record belongs to the put. (Pushes wait on the record's lock, which we hold.)
-            with self._lock:
-                self._busy = True
-            self._inflight = future
-            return True
+            done = self.state.write(
+                lambda: self._dispatcher.submit(self._write, argument), WRITE_BUDGET
+            )
         except Exception as error:
             self._reject(value, f"tree write failed: {error}")
             return False
-        # The write is done: the put completes within this processing, with no hand-off. An
-        # accepted put ends the WRITE alarm of an earlier refusal (the tree's own alarm state
-        # follows with the listener's update).
-        self._write_failed = False
-        self._access.drop_alarm(alarm.WRITE_ALARM)
-        skip_dispatch()
+        if done:
+            # The put completes within this processing, with no hand-off.
+            skip_dispatch()
+        # Otherwise a slow write: the put completes when it returns (see _on_update); until then
+        # the record belongs to the put. (Pushes wait on the record's lock, which we hold.)
         return True
 
     def _as_sent(self, raw: puttrap.RawPut) -> Any:
@@ -422,46 +308,18 @@ class EpicsPvHolder:
         """
         log.warning("%s: put of %r rejected: %s", self.name.full, value, reason)
         put_stats.refused(self.name.full, value, reason)
-        self._write_failed = True
-        if not processing:
-            self._show_alarm(WRITE_FAILED)
-            return
-        with self._lock:
-            deferred, self._deferred = self._deferred, False
-        if deferred:
-            # A tree update waited for this put; show it once this processing is over.
-            self._dispatcher.submit(self._show_current)
-        # Set, not raise: the record may already hold INVALID for the same put (a NaN put to an
-        # ao is INVALID/UDF), and the client must see why the put failed.
-        self._access.raise_alarm(*WRITE_FAILED)
+        self.state.refused(processing)
 
     def _on_update(self, value: Any) -> Any:
         """softioc on_update, on the pool, for a slow write: wait for it; the put completes after.
 
         (A write that finished within ``validate`` completed its put there: no on_update runs.)
         """
-        future, self._inflight = self._inflight, None
-        try:
-            future.result()
-        except Exception as error:
+        error = self.state.finish_write()
+        if error is not None:
             log.error("%s: tree write of %r failed: %s", self.name.full, value, error)
             put_stats.refused(self.name.full, value, f"tree write failed: {error}")
-            self._write_failed = True
-        else:
-            self._write_failed = False
-        return self._release
-
-    def _release(self) -> None:
-        """After a put completed: show the tree's state if an update waited or the write failed.
-
-        The tree's current value is shown rather than the update that waited: that update may
-        have been taken before the write and would step the record back to an older value.
-        """
-        with self._lock:
-            self._busy = False
-            deferred, self._deferred = self._deferred, False
-        if deferred or self._write_failed:
-            self._show_current()
+        return self.state.release
 
     # --- logging -------------------------------------------------------------------------------
 
@@ -471,3 +329,44 @@ class EpicsPvHolder:
         if now - self._last_log.get(kind, -LOG_INTERVAL) >= LOG_INTERVAL:
             self._last_log[kind] = now
             log.warning(message, *args)
+
+
+class _RecordPort:
+    """softioc's record as :class:`ioc.putstate.Record`: what the put/push state machine does."""
+
+    def __init__(self, access: _softioc.RecordAccess, out: bool) -> None:
+        self._access = access
+        self._out = out
+
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the record's EPICS lock."""
+        return self._access.locked()
+
+    def client_value_waiting(self) -> bool:
+        """True when a client put wrote the record's VAL but the record has not processed it.
+
+        That happens when a put arrives while an earlier one is still active: EPICS keeps the
+        value and processes the record again once the earlier put completes.
+        """
+        now, processed = self._access.values()
+        return not same(now, processed)
+
+    def show(self, value: Any, state: tuple[int, int]) -> None:
+        """Process the record with ``value`` and alarm ``state`` as the IOC's own push."""
+        if self._out:
+            with own_push():
+                self._access.set_out(value, *state)
+        else:
+            self._access.process_in(value, *state)
+
+    def get(self) -> Any:
+        """The value softioc holds for the record."""
+        return self._access.get()
+
+    def raise_alarm(self, state: tuple[int, int]) -> None:
+        """Set the alarm the running processing ends with."""
+        self._access.raise_alarm(*state)
+
+    def drop_alarm(self, status: int) -> None:
+        """Drop the alarm of the running processing if its status is ``status``."""
+        self._access.drop_alarm(status)
