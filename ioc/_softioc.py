@@ -101,6 +101,7 @@ import os
 import sys
 import tempfile
 import time
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -220,7 +221,7 @@ check_versions()
 class Kind:
     """How one builder function's records are made: device class, DTYP, type, defaults."""
 
-    device: Callable[..., Any]
+    device: Any  # softioc's device support class (softioc has no type information)
     dtyp: str
     record_type: str
     link: str
@@ -614,7 +615,8 @@ def _get_field(self: Any, field: str) -> Any:
     if field_type == fields.DBF_STRING:
         return ctypes.string_at(address).decode(errors="replace")
     if field_type in _LINK_FIELDS:
-        return ctypes.c_char_p.from_address(address).value.decode(errors="replace")
+        link = typing.cast(bytes, ctypes.c_char_p.from_address(address).value)  # set at init
+        return link.decode(errors="replace")
     return _TYPES[field_type].from_address(address).value
 
 
@@ -681,7 +683,7 @@ def install_in_init() -> None:
     softioc_device.ProcessDeviceSupportIn.init_record = _init_in_record
 
 
-def _binder(device_class: type) -> Callable[[int], int]:
+def _binder(device_class: Any) -> Callable[[int], int]:
     """The ``init_record`` entry of ``device_class``'s device support table, made lean.
 
     softioc's own entry binds the record to its device object (the object is found by the name
@@ -695,7 +697,8 @@ def _binder(device_class: type) -> Callable[[int], int]:
     text_at, pointer_at = ctypes.c_char_p.from_address, ctypes.c_void_p.from_address
 
     def init_record(address: int) -> int:
-        device = directory[text_at(address + link).value.decode(errors="replace")]
+        name = typing.cast(bytes, text_at(address + link).value)  # the link EPICS read
+        device = directory[name.decode(errors="replace")]
         pointer_at(address + dpvt).value = id(device)
         record = device._record = _Record(table, address)
         device.name = device._name

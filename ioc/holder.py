@@ -252,7 +252,7 @@ class EpicsPvHolder:
         if sent == "array":
             dtype = self.mapping.blank.dtype
             if raw.text:
-                return np.asarray(parse_elements(raw.values, dtype))
+                return np.array(parse_elements(raw.values, dtype))
             if raw.chars and dtype == np.int8:
                 # CA has no signed char: a signed char array's bytes travel as DBR_CHAR (unsigned)
                 # and the record stores each byte as it came, so read them as the record will.

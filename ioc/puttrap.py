@@ -33,6 +33,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ._softioc import DBR_CHAR, DBR_STRING, TrappedWrite, disp_field, install_trap
 
@@ -45,12 +46,12 @@ READ_ONLY_GROUP = "READONLY"
 class RawPut:
     """One trapped put: the record's name, CA's DBR type and the values as sent.
 
-    A PVA put has no data: ``dbr_type`` and ``values`` are None.
+    A PVA put has no data: ``dbr_type`` is None and ``values`` empty.
     """
 
     __slots__ = ("dbr_type", "name", "values")
 
-    def __init__(self, name: str, dbr_type: int | None, values: list | None) -> None:
+    def __init__(self, name: str, dbr_type: int | None, values: list[Any]) -> None:
         self.name = name
         self.dbr_type = dbr_type
         self.values = values
@@ -68,7 +69,7 @@ class RawPut:
     @property
     def pva(self) -> bool:
         """True for a PVA put (the trap carried no data)."""
-        return self.values is None
+        return self.dbr_type is None
 
 
 #: A guard looks at a CA put before EPICS writes it; True refuses it (the guard says why).
@@ -128,7 +129,7 @@ def _listen(write: TrappedWrite) -> None:
     if check is None or field != "VAL":
         return
     if not write.has_data:
-        raw = RawPut(name, None, None)
+        raw = RawPut(name, None, [])
     else:
         values = write.values()
         if values is None:
