@@ -110,8 +110,7 @@ class EpicsPvServer:
         if fname is None:
             print(text, end="")
         else:
-            with open(fname, "w") as out:
-                out.write(text)
+            write_whole(fname, text)
 
     @property
     def heartbeat(self) -> str:
@@ -286,3 +285,25 @@ def _allow_ca_arrays(largest: int) -> None:
     if configured < needed:
         os.environ["EPICS_CA_MAX_ARRAY_BYTES"] = str(needed)
         log.info("EPICS_CA_MAX_ARRAY_BYTES set to %d for the largest record", needed)
+
+
+def write_whole(fname: str, text: str) -> None:
+    """Write ``text`` to ``fname`` so that a reader finds either no file or all of it.
+
+    A regular file is written under a hidden name beside it, then renamed over ``fname`` (a
+    client waiting for the dump must never read half a PV list); anything else, such as a pipe
+    or ``/dev/stdout``, is written in place.
+    """
+    if os.path.exists(fname) and not os.path.isfile(fname):
+        with open(fname, "w") as out:
+            out.write(text)
+        return
+    folder, name = os.path.split(fname)
+    partial = os.path.join(folder, f".{name}.partial")
+    try:
+        with open(partial, "w") as out:
+            out.write(text)
+        os.replace(partial, fname)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)

@@ -467,11 +467,13 @@ def spawn_ioc(
             command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-    return Ioc(prefix, pva_client_conf(pva_udp_port), proc, log_path, ca_port)
+    dump = Path(args[args.index("--dump") + 1]) if "--dump" in args else None
+    return Ioc(prefix, pva_client_conf(pva_udp_port), proc, log_path, ca_port, dump)
 
 
 def wait_ready(ioc: Ioc, ready_pv: str, timeout: float = START_TIMEOUT) -> None:
-    """Wait until ``ready_pv`` answers a CA and a PVA get; give up early if the IOC exits."""
+    """Wait until ``ready_pv`` answers a CA and a PVA get, and a local IOC's ``--dump`` file is
+    there (written once the IOC serves, so after the PVs answer); give up early if it exits."""
     deadline = time.monotonic() + timeout
 
     def remaining() -> float:
@@ -505,6 +507,9 @@ def wait_ready(ioc: Ioc, ready_pv: str, timeout: float = START_TIMEOUT) -> None:
         return True
 
     wait_for(pva_answers, remaining(), f"a PVA get of {ready_pv}")
+    if ioc.local and ioc.dump_path is not None:
+        dump = ioc.dump_path
+        wait_for(lambda: ioc.check_alive() and dump.exists(), remaining(), f"the dump {dump}")
 
 
 def can_start_iocs() -> str | None:
@@ -600,7 +605,6 @@ def ioc(tmp_path_factory: pytest.TempPathFactory, ca_errors: CaErrors) -> Iterat
     prefix = random_prefix()
     args = ["--read-period", READ_PERIOD, "--dump", str(dump_path)]
     started = spawn_ioc(SESSION_CA_PORT, tmp / "ioc.log", args, prefix, {})
-    started.dump_path = dump_path
     try:
         wait_ready(started, started.heartbeat)
         yield started

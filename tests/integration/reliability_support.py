@@ -255,9 +255,6 @@ def start_dedicated(factory: Any, *args: str, prefix: str | None = None) -> tupl
     ioc = factory.spawn(*args, prefix=prefix, env=env)
     ioc.pva_conf = pva_client_conf(pva_udp)
     wait_ready(ioc, ioc.heartbeat)
-    if "--dump" in args:  # written just after the IOC starts serving
-        dump = Path(args[args.index("--dump") + 1])
-        wait_for(lambda: dump.exists() and dump.read_text().endswith("\n"), what=f"{dump}")
     return ioc, Ports(ioc.ca_port, pva, pva_udp)
 
 

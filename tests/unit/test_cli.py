@@ -354,39 +354,42 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], text: str) -
         ("json:dumps", "not a class"),
     ],
 )
-def test_bad_root_exits_2_with_one_line(roots: Path, spec: str, text: str) -> None:
-    assert_one_line_error(run_ioc("--root", spec, extra_path=roots), text)
+def test_bad_root_exits_2_with_one_line(
+    roots: Path, epics_env: dict[str, str], spec: str, text: str
+) -> None:
+    assert_one_line_error(run_ioc("--root", spec, extra_path=roots, env=epics_env), text)
 
 
-def test_bad_root_from_environment(roots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IOC_ROOT", "fake_roots:Plain")
-    env = os.environ | {"PYTHONPATH": f"{REPO}{os.pathsep}{roots}"}
-    result = subprocess.run(
-        [sys.executable, "-m", "ioc"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
-    )
+def test_bad_root_from_environment(roots: Path, epics_env: dict[str, str]) -> None:
+    result = run_ioc(extra_path=roots, env=epics_env | {"IOC_ROOT": "fake_roots:Plain"})
     assert_one_line_error(result, "fake_roots:Plain")
 
 
 @pytest.mark.parametrize(
     ("name", "text"), [("map.yaml", "key: [1,\n  2"), ("map.json", "[1, 2]"), ("map.yaml", "a: 1")]
 )
-def test_malformed_pvmap_exits_2_with_one_line(tmp_path: Path, name: str, text: str) -> None:
+def test_malformed_pvmap_exits_2_with_one_line(
+    tmp_path: Path, epics_env: dict[str, str], name: str, text: str
+) -> None:
     (tmp_path / name).write_text(text)
-    assert_one_line_error(run_ioc("--pvmap", str(tmp_path / name)), "pvmap")
+    assert_one_line_error(run_ioc("--pvmap", str(tmp_path / name), env=epics_env), "pvmap")
 
 
-def test_missing_pvmap_exits_2_with_one_line(tmp_path: Path) -> None:
-    assert_one_line_error(run_ioc("--pvmap", str(tmp_path / "nope.yaml")), "cannot read pvmap")
+def test_missing_pvmap_exits_2_with_one_line(tmp_path: Path, epics_env: dict[str, str]) -> None:
+    result = run_ioc("--pvmap", str(tmp_path / "nope.yaml"), env=epics_env)
+    assert_one_line_error(result, "cannot read pvmap")
 
 
-def test_pvmap_is_checked_before_the_root_is_loaded(tmp_path: Path) -> None:
+def test_pvmap_is_checked_before_the_root_is_loaded(
+    tmp_path: Path, epics_env: dict[str, str]
+) -> None:
     (tmp_path / "map.json").write_text("nonsense")
-    result = run_ioc("--root", "no_such_module_xyz:Root", "--pvmap", str(tmp_path / "map.json"))
-    assert_one_line_error(result, "pvmap")
+    args = ["--root", "no_such_module_xyz:Root", "--pvmap", str(tmp_path / "map.json")]
+    assert_one_line_error(run_ioc(*args, env=epics_env), "pvmap")
 
 
-def test_bad_flag_exits_2() -> None:
-    result = run_ioc("--read-period", "-3")
+def test_bad_flag_exits_2(epics_env: dict[str, str]) -> None:
+    result = run_ioc("--read-period", "-3", env=epics_env)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "--read-period" in result.stderr
@@ -453,6 +456,17 @@ def test_unwritable_dump_exits_2(roots: Path, epics_env: dict[str, str], tmp_pat
     assert result.stderr.strip().splitlines()[-1].startswith("rogue-ioc: error: cannot write dump")
 
 
+def test_dump_is_replaced_whole(tmp_path: Path) -> None:
+    """A reader waiting for the dump never sees part of it: it is renamed into place."""
+    from ioc.server import write_whole
+
+    dump = tmp_path / "pvs.txt"
+    dump.write_text("OLD -> root.Old\n")
+    write_whole(str(dump), "A -> root.A\nB -> root.B\n")
+    assert dump.read_text() == "A -> root.A\nB -> root.B\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["pvs.txt"]
+
+
 # -- screens ------------------------------------------------------------------------------------
 
 
@@ -474,18 +488,23 @@ def test_screens_need_an_output_directory() -> None:
     assert exit_info.value.code == 2
 
 
-def test_screens_of_a_bad_root_exit_2_with_one_line(roots: Path, tmp_path: Path) -> None:
+def test_screens_of_a_bad_root_exit_2_with_one_line(
+    roots: Path, tmp_path: Path, epics_env: dict[str, str]
+) -> None:
     out = tmp_path / "screens"
-    result = run_ioc("screens", "--root", "fake_roots:Plain", "--out", str(out), extra_path=roots)
+    args = ["screens", "--root", "fake_roots:Plain", "--out", str(out)]
+    result = run_ioc(*args, extra_path=roots, env=epics_env)
     assert_one_line_error(result, "not a Root")
     assert not any(out.glob("*"))
 
 
-def test_screens_with_a_pvmap_naming_missing_paths_exit_2(tmp_path: Path) -> None:
+def test_screens_with_a_pvmap_naming_missing_paths_exit_2(
+    tmp_path: Path, epics_env: dict[str, str]
+) -> None:
     pvmap = tmp_path / "map.json"
     pvmap.write_text('{"root.Nowhere.Nothing": "LAB:X"}')
     out = tmp_path / "screens"
-    result = run_ioc("screens", "--pvmap", str(pvmap), "--out", str(out))
+    result = run_ioc("screens", "--pvmap", str(pvmap), "--out", str(out), env=epics_env)
     assert_one_line_error(result, "root.Nowhere.Nothing")
     assert not any(out.glob("*"))
 
