@@ -283,7 +283,11 @@ def test_put_completes_after_the_tree_write(ioc, ca, pva, protocol, seconds):
 
 
 def test_slow_write_does_not_stall_other_clients(ioc, ca, pva):
-    """While one client's put sleeps 2 s in the tree, other gets answer promptly."""
+    """While one client's put sleeps 2 s in the tree, other clients' gets are answered.
+
+    Counted are the gets that return while the slow put is still running: were gets held up
+    behind the put, each would return only after it finished, and none would count.
+    """
     done = threading.Event()
     errors = []
 
@@ -298,16 +302,12 @@ def test_slow_write_does_not_stall_other_clients(ioc, ca, pva):
     thread = threading.Thread(target=slow_put)
     started = time.monotonic()
     thread.start()
-    worst = 0.0
-    gets = 0
-    while not done.is_set() and time.monotonic() - started < 1.8:
+    during = 0
+    while not done.is_set() and time.monotonic() - started < 30:  # bounded if the put hangs
         for get in (lambda: pva.get(ioc.pv("Types.RoInt")), lambda: ca.get(ioc.heartbeat)):
-            t0 = time.monotonic()
             get()
-            worst = max(worst, time.monotonic() - t0)
-            gets += 1
+            during += not done.is_set()
     thread.join(timeout=15)
     assert not errors, errors
-    assert time.monotonic() - started >= 2.0
-    assert gets >= 4
-    assert worst < 0.5, f"a get took {worst:.3f} s during a slow put"
+    assert time.monotonic() - started >= 2.0, "the put returned before its 2 s in the tree"
+    assert during >= 4, f"only {during} gets answered while the slow put ran"
