@@ -53,8 +53,10 @@ FANOUT_PVS = 1000
 FANOUT_ROUNDS = 20
 #: Seconds between the starts of two fan-out rounds (the offered rate is PVs / period).
 FANOUT_PERIOD = 0.5
-#: First burst numbers of the churn and fan-out values (UInt32 values repeat after burst 4294).
+#: First burst numbers of the churn and fan-out values (UInt32 values repeat after burst 4294),
+#: and how far apart the two churn rounds' first burst numbers lie.
 CHURN_FIRST = 1000
+CHURN_STEP = 500
 FANOUT_FIRST = 3000
 #: Sets of the tree burst before the put-latency window, and how long that window lasts.
 CHURN_SETS = 20000
@@ -482,7 +484,7 @@ def measure_puts_after_churn(prefix: str, n: int, ctx: Any, server: Server) -> d
     for round_, protocol in enumerate(("ca", "pva")):
         for i in targets[:4]:  # the PVA channels connect before the window
             put_once(protocol, pvs, ctx, prefix, i, put_value(i, 0))
-        server.send(f"churn {CHURN_FIRST + round_ * 500} {CHURN_SETS}")
+        server.send(f"churn {CHURN_FIRST + round_ * CHURN_STEP} {CHURN_SETS}")
         _, words = server.expect("DONE", 120)
         times: list[float] = []
         errors = 0
@@ -505,6 +507,18 @@ def measure_puts_after_churn(prefix: str, n: int, ctx: Any, server: Server) -> d
     for pv in pvs.values():
         pv.disconnect()
     return result
+
+
+def last_churn_burst(n: int) -> int:
+    """The burst number of the last values the churn set (see :func:`measure_puts_after_churn`).
+
+    The monitored bursts are numbered on from it: an enum's value comes back every
+    ``len(common.ENUM)`` burst numbers, so a burst numbered from 1 could set a value the churn
+    left there already, and a record that does not change posts no monitor. Numbered on, each
+    burst is 1 or 2 past the churn's values (or far past 0 for variables the churn never
+    reached), which changes every kind of value.
+    """
+    return CHURN_FIRST + CHURN_STEP + (CHURN_SETS - 1) // n
 
 
 def put_once(protocol: str, pvs: dict[int, Any], ctx: Any, prefix: str, i: int, v: Any) -> bool:
@@ -685,7 +699,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "rw": [i for i in sample if common.writable(i)],
         }
         bursts: dict[str, list[dict[str, Any]]] = {"ro": [], "rw": []}
-        burst = 0
+        burst = last_churn_burst(n)
         cpu = server.cpu_seconds()
         for _ in range(args.bursts):
             for mode in ("ro", "rw"):
