@@ -363,13 +363,24 @@ class PutPush:
         self.record.raise_alarm(self._write_failed_alarm)
 
     def finish_write(self) -> BaseException | None:
-        """Wait for the slow write (on the put pool); its error, or None."""
+        """Wait for the slow write (on the put pool); its error, or None.
+
+        An accepted write ends the WRITE alarm of an earlier refusal, as :meth:`write` does for a
+        fast one: the put's processing is still active, so the alarm it was started with is not
+        shown yet. (A record the tree never updates, such as a Command's, would otherwise keep
+        showing INVALID/WRITE after every accepted slow put.)
+        """
         future, self._inflight = self._inflight, None
         if future is None:
             return None
         error = future.exception()
-        self.last_write = Health.FAILED if error is not None else Health.OK
-        return error
+        if error is not None:
+            self.last_write = Health.FAILED
+            return error
+        self.last_write = Health.OK
+        with self.record.locked():
+            self.record.drop_alarm(self._write_failed_alarm[1])
+        return None
 
     def release(self) -> None:
         """After a slow put completed: show the tree's state if an update waited or it failed.

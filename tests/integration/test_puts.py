@@ -9,10 +9,8 @@ import time
 import epics
 import pytest
 
-from .reliability_support import ca_put_refused
+from .reliability_support import DBR_DOUBLE, DBR_STRING, ca_put_refused
 from .support import same, wait_for
-
-DBR_DOUBLE = 6
 
 PROTOCOLS = ("ca", "pva")
 
@@ -189,6 +187,27 @@ def test_accepted_put_ends_the_write_alarm_when_it_completes(ioc, ca, pva, ca_er
     (ca if protocol == "ca" else pva).put(count, 1234)
     assert ca.alarm(count) == ("NO_ALARM", "NO_ALARM")
     assert pva.get(count) == 1234
+
+
+@pytest.mark.parametrize("protocol", ["ca", "pva"])
+def test_accepted_slow_write_ends_the_write_alarm(ioc_factory, ca, pva_of, ca_errors, protocol):
+    """Also when the write outlasts the put's budget and no tree update follows it.
+
+    A Command has no tree updates that could repair its alarm. A frame of 8,000,000 bytes takes
+    ``SendFrame`` longer than the IOC's budget for a write inside the put's processing, so the
+    put completes when the write returns. (A fresh IOC: the frame is more than Stream.Data can
+    show, which leaves that record in alarm.)
+    """
+    started = ioc_factory.start()
+    client = pva_of(started)
+    send, frames = started.pv("Stream.SendFrame"), started.pv("Stream.FrameCount")
+    ca_put_refused(ca_errors, send, "abc", DBR_STRING)
+    assert ca.alarm(send) == ("WRITE", "INVALID")
+    before = client.get(frames)
+    (ca if protocol == "ca" else client).put(send, 8_000_000)
+    assert client.get(send) == 8_000_000
+    assert ca.alarm(send) == ("NO_ALARM", "NO_ALARM")
+    wait_for(lambda: client.get(frames) == before + 1, what="the frame sent")
 
 
 def test_refused_put_leaves_the_tree_alone(ioc, ca, pva):

@@ -303,6 +303,19 @@ def test_slow_write_without_updates_shows_nothing_at_release() -> None:
     assert m.record.shown == [] and m.state.owner is Owner.IDLE
 
 
+def test_accepted_slow_write_ends_the_write_alarm_of_an_earlier_refusal() -> None:
+    m = Machine().started()
+    m.state.refused(processing=False)  # a refused put: the record shows the WRITE alarm
+    write: Future[Any] = Future()
+    assert m.put(write) is False
+    m.record.processing_alarm = WRITE_FAILED  # what the put's processing starts with
+    write.set_result(None)
+    assert m.state.finish_write() is None
+    assert m.record.processing_alarm == NO_ALARM and not m.state.write_failed
+    m.state.release()
+    assert m.state.owner is Owner.IDLE
+
+
 def test_failed_slow_write_shows_the_write_alarm_at_release() -> None:
     m = Machine().started()
     write: Future[Any] = Future()
