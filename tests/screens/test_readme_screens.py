@@ -58,8 +58,10 @@ def window_titles(display: str) -> list[str]:
 
 def connected_ports(pid: int) -> set[int]:
     """The remote ports of the established TCP connections process ``pid`` holds (Linux /proc)."""
-    fds = Path(f"/proc/{pid}/fd")
-    sockets = {str(fd.readlink()) for fd in fds.iterdir() if fd.is_symlink()}
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # closed since the listing
+            sockets.add(str(fd.readlink()))
     ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for row in Path(table).read_text().splitlines()[1:]:
